@@ -1,0 +1,47 @@
+# The two commands the README starts with: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+UV := $(VENV)/bin/uv
+PY := $(VENV)/bin/python
+UV_VERSION := 0.13.9
+
+.PHONY: run test lint typecheck schema-check migrations-check pytest install bench clean browser-deps
+
+# Create .venv with the locked dependencies (uv is bootstrapped inside it).
+$(VENV)/.synced: pyproject.toml uv.lock
+	@test -x $(UV) || ($(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install -q "uv==$(UV_VERSION)")
+	UV_PYTHON=$(PY) $(UV) sync --frozen --inexact --quiet
+	@touch $@
+
+install: $(VENV)/.synced
+
+run: install
+	$(PY) -m datasharing.local_stack
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install
+	$(VENV)/bin/mypy .
+
+migrations-check: install
+	$(PY) manage.py makemigrations --check --dry-run
+
+schema-check: install
+	$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
+
+browser-deps:
+	@bash .ci/browser-deps
+
+pytest: install browser-deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test: lint typecheck migrations-check schema-check pytest
+
+bench: install
+	$(PY) -m bench.run_all
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

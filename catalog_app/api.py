@@ -1,0 +1,275 @@
+"""Catalog REST API: read-only lists and CSV importers (multipart upload)."""
+
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from catalog_app import selectors, services
+from catalog_app.models import Library, SequencingRun, WorkflowRun
+from datasharing.csvfile import decode_upload
+from datasharing.parsers import RequestTooLarge
+from datasharing.query import query_list
+
+
+def _list_param(name: str, description: str) -> OpenApiParameter:
+    return OpenApiParameter(
+        name,
+        str,
+        many=True,
+        description=description + " Repeat the key or separate values with commas.",
+    )
+
+
+# --- Read-only lists ----------------------------------------------------------------------------
+
+
+class LibraryListApi(generics.ListAPIView):
+    class OutputSerializer(serializers.ModelSerializer):
+        subject_id = serializers.CharField(source="subject.internal_subject_id", default=None)
+        external_subject_id = serializers.CharField(
+            source="subject.external_subject_id", default=None
+        )
+        individual_id = serializers.CharField(
+            source="subject.individual.individual_id", default=None
+        )
+        project_ids = serializers.SerializerMethodField()
+        instrument_run_ids = serializers.SerializerMethodField()
+
+        class Meta:
+            model = Library
+            fields = [
+                "library_id",
+                "sample_id",
+                "external_sample_id",
+                "subject_id",
+                "external_subject_id",
+                "individual_id",
+                "project_ids",
+                "instrument_run_ids",
+                "phenotype",
+                "type",
+                "assay",
+                "workflow",
+                "quality",
+                "source",
+                "coverage",
+            ]
+
+        def get_project_ids(self, library: Library) -> list[str]:
+            return sorted(p.project_id for p in library.projects.all())
+
+        def get_instrument_run_ids(self, library: Library) -> list[str]:
+            return sorted({r.instrument_run_id for r in library.runs.all()})
+
+    serializer_class = OutputSerializer
+
+    @extend_schema(
+        operation_id="catalog_libraries_list",
+        parameters=[
+            _list_param("libraryId", "Library ids."),
+            _list_param("subjectId", "Internal or external subject ids."),
+            _list_param("projectId", "Project ids."),
+            _list_param("instrumentRunId", "Instrument run ids."),
+            _list_param("sampleId", "Sample ids."),
+            _list_param("type", "Library types (WGS, WTS, ctDNA ...)."),
+            _list_param("assay", "Assays."),
+            _list_param("phenotype", "Phenotypes (tumor, normal ...)."),
+        ],
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Library]:
+        params = self.request.query_params
+        return selectors.library_list(
+            library_ids=query_list(params, "libraryId"),
+            subject_ids=query_list(params, "subjectId"),
+            project_ids=query_list(params, "projectId"),
+            instrument_run_ids=query_list(params, "instrumentRunId"),
+            sample_ids=query_list(params, "sampleId"),
+            types=query_list(params, "type"),
+            assays=query_list(params, "assay"),
+            phenotypes=query_list(params, "phenotype"),
+        )
+
+
+class RunListApi(generics.ListAPIView):
+    class OutputSerializer(serializers.ModelSerializer):
+        library_count = serializers.IntegerField()
+
+        class Meta:
+            model = SequencingRun
+            fields = ["instrument_run_id", "run_date", "library_count"]
+
+    serializer_class = OutputSerializer
+
+    @extend_schema(
+        operation_id="catalog_runs_list",
+        parameters=[
+            _list_param("instrumentRunId", "Instrument run ids."),
+            _list_param("libraryId", "Library ids."),
+        ],
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[SequencingRun]:
+        params = self.request.query_params
+        return selectors.run_list(
+            instrument_run_ids=query_list(params, "instrumentRunId"),
+            library_ids=query_list(params, "libraryId"),
+        ).annotate(library_count=Count("libraries", distinct=True))
+
+
+class WorkflowRunListApi(generics.ListAPIView):
+    class OutputSerializer(serializers.ModelSerializer):
+        library_ids = serializers.SerializerMethodField()
+
+        class Meta:
+            model = WorkflowRun
+            fields = [
+                "portal_run_id",
+                "workflow_name",
+                "workflow_version",
+                "status",
+                "start_time",
+                "end_time",
+                "duration_seconds",
+                "comment",
+                "output_uri",
+                "library_ids",
+            ]
+
+        def get_library_ids(self, run: WorkflowRun) -> list[str]:
+            return sorted(lib.library_id for lib in run.libraries.all())
+
+    serializer_class = OutputSerializer
+
+    @extend_schema(
+        operation_id="catalog_workflow_runs_list",
+        parameters=[
+            _list_param("portalRunId", "Portal run ids."),
+            _list_param("workflowName", "Workflow names."),
+            _list_param("status", "Workflow statuses (SUCCEEDED, FAILED ...)."),
+            _list_param("libraryId", "Library ids."),
+        ],
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[WorkflowRun]:
+        params = self.request.query_params
+        return selectors.workflow_run_list(
+            portal_run_ids=query_list(params, "portalRunId"),
+            workflow_names=query_list(params, "workflowName"),
+            statuses=query_list(params, "status"),
+            library_ids=query_list(params, "libraryId"),
+        )
+
+
+# --- Importers ----------------------------------------------------------------------------------
+
+ImportResultSerializer = inline_serializer(
+    "ImportResult",
+    {
+        "created": serializers.IntegerField(),
+        "updated": serializers.IntegerField(),
+        "unchanged": serializers.IntegerField(),
+    },
+)
+
+
+def _read_upload(upload: Any) -> str:
+    if upload.size > settings.CATALOG_UPLOAD_MAX_BYTES:
+        raise RequestTooLarge(
+            f"File of {upload.size} bytes exceeds the limit of {settings.CATALOG_UPLOAD_MAX_BYTES} bytes."
+        )
+    return decode_upload(upload.read(), name=upload.name or "file")
+
+
+class _ImportApi(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    class InputSerializer(serializers.Serializer):
+        file = serializers.FileField(help_text="The CSV file.")
+
+
+class LimsImportApi(_ImportApi):
+    @extend_schema(
+        operation_id="catalog_import_lims",
+        request=_ImportApi.InputSerializer,
+        responses={200: ImportResultSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = services.catalog_import_lims(text=_read_upload(serializer.validated_data["file"]))
+        return Response(result.as_dict(), status=status.HTTP_200_OK)
+
+
+class WorkflowImportApi(_ImportApi):
+    @extend_schema(
+        operation_id="catalog_import_workflows",
+        request=_ImportApi.InputSerializer,
+        responses={200: ImportResultSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = services.catalog_import_workflows(
+            text=_read_upload(serializer.validated_data["file"])
+        )
+        return Response(result.as_dict())
+
+
+class FastqListImportApi(_ImportApi):
+    class InputSerializer(serializers.Serializer):
+        file = serializers.FileField(help_text="BCL Convert fastq_list.csv.")
+        instrumentRunId = serializers.CharField(max_length=255)
+        baseUri = serializers.CharField(
+            max_length=1024, help_text="s3://bucket/prefix/ the file paths are relative to."
+        )
+
+    @extend_schema(
+        operation_id="catalog_import_fastq_list",
+        request=InputSerializer,
+        responses={200: ImportResultSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        result = services.catalog_import_fastq_list(
+            text=_read_upload(data["file"]),
+            instrument_run_id=data["instrumentRunId"],
+            base_uri=data["baseUri"],
+        )
+        return Response(result.as_dict())
+
+
+class SyncStorageApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        uri = serializers.CharField(
+            max_length=1024,
+            required=False,
+            allow_blank=True,
+            help_text="s3://bucket/prefix/ to catalogue; empty refreshes every catalogued object.",
+        )
+
+    @extend_schema(
+        operation_id="catalog_sync_storage",
+        request=InputSerializer,
+        responses={200: ImportResultSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = services.catalog_sync_storage(uri=serializer.validated_data.get("uri") or None)
+        return Response(result.as_dict())

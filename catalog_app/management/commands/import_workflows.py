@@ -1,0 +1,20 @@
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from catalog_app.services import catalog_import_workflows
+from datasharing.commands import domain_errors_as_command_errors, read_text_file
+
+
+class Command(BaseCommand):
+    help = "Import a workflow mart CSV export (idempotent upsert). Prints created/updated/unchanged counts."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("file", help="workflow CSV file")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        text = read_text_file(options["file"])
+        with domain_errors_as_command_errors():
+            result = catalog_import_workflows(text=text)
+        self.stdout.write(json.dumps(result.as_dict()))

@@ -1,0 +1,79 @@
+"""One error type for domain failures, and the handler that renders every API error as JSON.
+
+Error body: `{"message": "...", "details": {...}}`. Clients never get a 500 for input they sent.
+"""
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+logger = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """A failure a user can act on: bad input (400), forbidden (403), unknown (404), wrong state (409)."""
+
+    def __init__(self, message: str, *, details: Any = None, status_code: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        self.status_code = status_code
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _flatten_validation(detail: Any, prefix: str = "") -> list[str]:
+    if isinstance(detail, dict):
+        out: list[str] = []
+        for key, value in detail.items():
+            name = key if key != "non_field_errors" else ""
+            out.extend(
+                _flatten_validation(
+                    value, f"{prefix}.{name}" if prefix and name else name or prefix
+                )
+            )
+        return out
+    if isinstance(detail, list):
+        out = []
+        for index, value in enumerate(detail):
+            if isinstance(value, dict | list):
+                out.extend(_flatten_validation(value, f"{prefix}[{index}]"))
+            else:
+                out.extend(_flatten_validation(value, prefix))
+        return out
+    return [f"{prefix}: {detail}" if prefix else str(detail)]
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DomainError):
+        body: dict[str, Any] = {"message": exc.message}
+        if exc.details is not None:
+            body["details"] = exc.details
+        return Response(body, status=exc.status_code)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            {"message": "Request body too large."}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+        )
+    if isinstance(exc, SuspiciousOperation):
+        return Response({"message": "Bad request."}, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        messages = _flatten_validation(exc.detail)
+        response.data = {"message": "; ".join(messages) or "Invalid input.", "details": exc.detail}
+    elif isinstance(exc, exceptions.APIException):
+        response.data = {"message": str(exc.detail)}
+    if response.status_code >= status.HTTP_500_INTERNAL_SERVER_ERROR:
+        logger.error("API error %s: %s", response.status_code, exc)
+    return response

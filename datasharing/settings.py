@@ -1,0 +1,265 @@
+"""Settings for every deployment: all differences come from environment variables.
+
+Embedded defaults (SQLite, filesystem broker) make `make run` work with nothing configured. The
+local stack writes `var/local.env` (its S3 endpoint and credentials) so `manage.py` commands run in
+the same checkout talk to the same instance; real environment variables always win over it.
+"""
+
+from pathlib import Path
+
+import django_stubs_ext
+import environ
+
+# Lets `admin.ModelAdmin[Model]` and friends be subscripted at runtime (typed admin classes).
+django_stubs_ext.monkeypatch()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+LOCAL_ENV_FILE = env.str("LOCAL_ENV_FILE", default=str(BASE_DIR / "var" / "local.env"))
+if LOCAL_ENV_FILE and Path(LOCAL_ENV_FILE).is_file():
+    environ.Env.read_env(LOCAL_ENV_FILE, overwrite=False)
+
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
+
+SECRET_KEY = env.str("SECRET_KEY", default="insecure-local-development-key-change-me-in-production")
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Public base URL used in links we send out (Slack messages, emails, CLI hints).
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_celery_beat",
+    "datasharing",
+    "catalog_app",
+    "packages_app",
+    "sharing_app",
+    "automation_app",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "datasharing.urls"
+WSGI_APPLICATION = "datasharing.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, worker and beat share one SQLite file in the embedded stack: WAL lets readers run
+    # beside a writer and IMMEDIATE transactions avoid lock upgrades that deadlock.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+# Request size limits: uploads of CSV manifests are allowed up to CATALOG_UPLOAD_MAX_BYTES;
+# JSON bodies beyond DATA_UPLOAD_MAX_MEMORY_SIZE get 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+CATALOG_UPLOAD_MAX_BYTES = env.int("CATALOG_UPLOAD_MAX_BYTES", default=200 * 1024 * 1024)
+
+# --- REST API -------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "datasharing.auth.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["datasharing.auth.RolePermission"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "djangorestframework_camel_case.render.CamelCaseJSONRenderer",
+        "djangorestframework_camel_case.render.CamelCaseBrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": [
+        "datasharing.parsers.SafeCamelCaseJSONParser",
+        "djangorestframework_camel_case.parser.CamelCaseMultiPartParser",
+        "djangorestframework_camel_case.parser.CamelCaseFormParser",
+    ],
+    "JSON_UNDERSCOREIZE": {"no_underscore_before_number": True},
+    "DEFAULT_PAGINATION_CLASS": "datasharing.pagination.EnvelopePagination",
+    "PAGE_SIZE": 100,
+    "EXCEPTION_HANDLER": "datasharing.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "datasharing.schema.AutoSchema",
+    "DEFAULT_VERSIONING_CLASS": None,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+PAGINATION_MAX_ROWS_PER_PAGE = 1000
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "datasharing API",
+    "DESCRIPTION": "Package sequencing data and share it: S3 and ICAv2 pushes, presigned downloads, automatic sharing.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "CAMELIZE_NAMES": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.contrib.djangorestframework_camel_case.camelize_serializer_fields",
+        "drf_spectacular.hooks.postprocess_schema_enums",
+    ],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {},
+}
+
+# --- Celery -------------------------------------------------------------------------------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_dir = VAR_DIR / "broker"
+    for _folder in ("queue", "processed"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+    }
+    if env.str("CELERY_BROKER_KEY_PREFIX", default=""):
+        # Lets several deployments (or test sessions) share one Redis without seeing each other.
+        CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = env.str("CELERY_BROKER_KEY_PREFIX")
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="datasharing")
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+# Job state lives on our models; a task is acknowledged only once it has run, so a killed worker
+# leaves it on the queue for another worker (tasks are idempotent by design).
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=3000)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=3600)
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = "UTC"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- AWS / S3 -----------------------------------------------------------------------------
+AWS_REGION = env.str("AWS_REGION", default=env.str("AWS_DEFAULT_REGION", default="ap-southeast-2"))
+# Empty means AWS itself (default credential chain); set for S3-compatible stores.
+AWS_ENDPOINT_URL_S3 = env.str("AWS_ENDPOINT_URL_S3", default="") or None
+# Bucket and prefix where package artifacts (report, manifest, scripts) are written.
+ARTIFACT_BUCKET = env.str("ARTIFACT_BUCKET", default="datasharing-artifacts")
+ARTIFACT_PREFIX = env.str("ARTIFACT_PREFIX", default="packages/").strip("/")
+S3_MAX_ATTEMPTS = env.int("S3_MAX_ATTEMPTS", default=8)
+S3_CONNECT_TIMEOUT = env.float("S3_CONNECT_TIMEOUT", default=5.0)
+S3_READ_TIMEOUT = env.float("S3_READ_TIMEOUT", default=60.0)
+S3_MAX_POOL_CONNECTIONS = env.int("S3_MAX_POOL_CONNECTIONS", default=64)
+# EventBridge bus for job state-change events; empty disables publishing.
+EVENT_BUS_NAME = env.str("EVENT_BUS_NAME", default="")
+EVENT_SOURCE = env.str("EVENT_SOURCE", default="orcabus.datasharing")
+AWS_ENDPOINT_URL_EVENTS = env.str("AWS_ENDPOINT_URL_EVENTS", default="") or None
+
+# --- Catalog --------------------------------------------------------------------------------
+# Output URI of a workflow run when the workflow manifest has no output_uri column.
+WORKFLOW_OUTPUT_URI_TEMPLATE = env.str(
+    "WORKFLOW_OUTPUT_URI_TEMPLATE",
+    default="s3://{bucket}/analysis/{workflow_name}/{portal_run_id}/",
+)
+WORKFLOW_OUTPUT_BUCKET = env.str("WORKFLOW_OUTPUT_BUCKET", default="demo-facility-analysis")
+DEMO_PRIMARY_BUCKET = env.str("DEMO_PRIMARY_BUCKET", default="demo-facility-primary")
+
+# --- Logging ------------------------------------------------------------------------------
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"job_context": {"()": "datasharing.logs.JobContextFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s%(job_label)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+            "filters": ["job_context"],
+        },
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "botocore": {"level": "WARNING"},
+        "boto3": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+        "weasyprint": {"level": "ERROR"},
+        "django.db.backends": {"level": "WARNING"},
+    },
+}
+
+# --- Email --------------------------------------------------------------------------------
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="datasharing@localhost")
+
+# --- Security -----------------------------------------------------------------------------
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.core.management import call_command
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from datasharing import health
+from datasharing.errors import DomainError
+from datasharing.ids import normalize_id
+from datasharing.logs import JobContextFilter, job_context
+
+
+@pytest.mark.django_db
+def test_role_groups_exist_after_migrate() -> None:
+    assert set(Group.objects.values_list("name", flat=True)) >= {"viewer", "curator", "admin"}
+
+
+@pytest.mark.django_db
+def test_health_reports_ok_when_everything_is_up() -> None:
+    response = APIClient().get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": "ok", "broker": "ok", "s3": "ok"}
+
+
+@pytest.mark.django_db
+def test_health_names_what_is_down(settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    settings.AWS_ENDPOINT_URL_S3 = "http://127.0.0.1:9"  # nothing listens on the discard port
+    response = APIClient().get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["checks"]["s3"].startswith("down")
+    assert body["checks"]["database"] == "ok"
+    assert "s3" in body["status"]
+
+
+@pytest.mark.django_db
+def test_schema_and_swagger_need_no_auth() -> None:
+    client = APIClient()
+    schema = client.get("/schema/openapi.json")
+    assert schema.status_code == 200
+    assert "/api/v1/catalog/libraries" in schema.json()["paths"]
+    assert client.get("/schema/swagger-ui").status_code == 200
+
+
+@pytest.mark.django_db
+def test_create_api_token_prints_only_the_token_and_is_repeatable() -> None:
+    out = io.StringIO()
+    call_command("create_api_token", "robot", "--group", "curator", stdout=out)
+    token = out.getvalue().strip()
+    assert Token.objects.get(key=token).user.username == "robot"
+    assert User.objects.get(username="robot").groups.filter(name="curator").exists()
+    again = io.StringIO()
+    call_command("create_api_token", "robot", "--group", "curator", stdout=again)
+    assert again.getvalue().strip() == token
+
+
+def test_ids_accept_prefixed_and_bare_ulids() -> None:
+    ulid = "01JD5V7Q3S8K2M4N6P8R0T2V4X"
+    assert normalize_id(f"pkg.{ulid}", prefix="pkg") == f"pkg.{ulid}"
+    assert normalize_id(ulid.lower(), prefix="pkg") == f"pkg.{ulid}"
+    with pytest.raises(DomainError) as excinfo:
+        normalize_id(f"psh.{ulid}", prefix="pkg")
+    assert excinfo.value.status_code == 404
+
+
+def test_log_lines_carry_the_job_id_in_json() -> None:
+    from pythonjsonlogger.json import JsonFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(JobContextFilter())
+    handler.setFormatter(JsonFormatter("%(levelname)s %(message)s"))
+    logger = logging.getLogger("tests.jobs")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        with job_context("pkg.01JD5V7Q3S8K2M4N6P8R0T2V4X"):
+            logger.info("resolving")
+        logger.info("idle")
+    finally:
+        logger.removeHandler(handler)
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert first["job_id"] == "pkg.01JD5V7Q3S8K2M4N6P8R0T2V4X" and first["message"] == "resolving"
+    assert second["job_id"] is None
+
+
+@pytest.mark.django_db
+def test_malformed_and_deep_json_bodies_are_client_errors(curator_client: APIClient) -> None:
+    response = curator_client.post(
+        "/api/v1/catalog/sync-storage", data="{not json", content_type="application/json"
+    )
+    assert response.status_code == 400
+    deep = "[" * 100_000 + "]" * 100_000
+    response = curator_client.post(
+        "/api/v1/catalog/sync-storage", data=deep, content_type="application/json"
+    )
+    assert response.status_code in (400, 413)
+
+
+@pytest.mark.django_db
+def test_oversized_json_body_is_413(curator_client: APIClient, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = curator_client.post(
+        "/api/v1/catalog/sync-storage",
+        data=json.dumps({"uri": "x" * 5000}),
+        content_type="application/json",
+    )
+    assert response.status_code == 413
+
+
+def test_health_module_checks_are_named() -> None:
+    assert set(health.CHECKS) == {"database", "broker", "s3"}
