@@ -18,10 +18,26 @@ def lims_text(rows: int) -> str:
         lines.append(
             ",".join(
                 [
-                    run, f"2024-10-{(i % 28) + 1:02d}", f"L24{i:05d}", f"SBJ{i // 3:05d}", f"PM{i // 3:07d}",
-                    f"PRJ{i:06d}", f"EXT{i:06d}", "Exper1", f"PRJ{i % 20:02d}", "owner", "clinical",
-                    "tumor" if i % 2 else "normal", "WGS", "TsqNano", "good", "FFPE", f"UDP{i % 384:04d}",
-                    "2024-10-25 08:00:00", "lims", "mart",
+                    run,
+                    f"2024-10-{(i % 28) + 1:02d}",
+                    f"L24{i:05d}",
+                    f"SBJ{i // 3:05d}",
+                    f"PM{i // 3:07d}",
+                    f"PRJ{i:06d}",
+                    f"EXT{i:06d}",
+                    "Exper1",
+                    f"PRJ{i % 20:02d}",
+                    "owner",
+                    "clinical",
+                    "tumor" if i % 2 else "normal",
+                    "WGS",
+                    "TsqNano",
+                    "good",
+                    "FFPE",
+                    f"UDP{i % 384:04d}",
+                    "2024-10-25 08:00:00",
+                    "lims",
+                    "mart",
                 ]
             )
         )
@@ -41,9 +57,13 @@ def main() -> None:
         text = lims_text(rows)
         Library.objects.all().delete()
         with CaptureQueriesContext(connection) as first_queries:
-            first_time, first = harness.timed(lambda: catalog_import_lims(text=text), repeat=1)
+            first_time, first = harness.timed(
+                lambda text=text: catalog_import_lims(text=text), repeat=1
+            )
         with CaptureQueriesContext(connection) as again_queries:
-            again_time, again = harness.timed(lambda: catalog_import_lims(text=text), repeat=1)
+            again_time, again = harness.timed(
+                lambda text=text: catalog_import_lims(text=text), repeat=1
+            )
         lines.append(
             f"- {rows:,} rows: first import {first_time:.2f} s, {len(first_queries.captured_queries)} queries "
             f"({first.created} created); re-import {again_time:.2f} s, "

@@ -116,3 +116,27 @@ def test_oversized_json_body_is_413(curator_client: APIClient, settings) -> None
 
 def test_health_module_checks_are_named() -> None:
     assert set(health.CHECKS) == {"database", "broker", "s3"}
+
+
+@pytest.mark.django_db
+def test_unknown_api_path_is_json_404(viewer_client: APIClient) -> None:
+    response = viewer_client.get("/api/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response.json()["message"].startswith("No such endpoint")
+
+
+@pytest.mark.django_db
+def test_declared_periodic_tasks_are_stored_for_beat() -> None:
+    from django_celery_beat.models import PeriodicTask
+
+    from datasharing.beat import PREFIX, PeriodicTaskSpec, register_periodic, sync_periodic_tasks
+
+    register_periodic(PeriodicTaskSpec(name="test-tick", task="tests.tick", every_seconds=60))
+    sync_periodic_tasks()
+    task = PeriodicTask.objects.get(name=PREFIX + "test-tick")
+    assert task.enabled and task.interval is not None and task.interval.every == 60
+    from datasharing import beat
+
+    del beat._registry["test-tick"]
+    sync_periodic_tasks()
+    assert PeriodicTask.objects.get(name=PREFIX + "test-tick").enabled is False
