@@ -264,7 +264,9 @@ def test_valid_package_names(name: str) -> None:
     assert validate_package_name(name) == name
 
 
-@pytest.mark.parametrize("name", ["bad name", "1abc", "a/b", "../x", "a\tb", "", "-x", "A"])
+@pytest.mark.parametrize(
+    "name", ["bad name", "1abc", "a/b", "../x", "a\tb", "", "-x", "A", "caf\u00e9", "a" * 256]
+)
 def test_invalid_package_names(name: str) -> None:
     with pytest.raises(RequestError, match="invalid"):
         validate_package_name(name)

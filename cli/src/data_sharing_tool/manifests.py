@@ -31,7 +31,8 @@ TOPUP_RERUN_RE = re.compile(r"^(?P<base>.+?)_(?:topup|rerun)\d*$")
 PORTAL_RUN_ID_RE = re.compile(r"^\d{8}[0-9a-f]{8}$")
 INSTRUMENT_RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 WORKFLOW_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}$")
-PACKAGE_NAME_RE = re.compile(r"^[A-Za-z][\w.+-]+$")
+PACKAGE_NAME_RE = re.compile(r"^[A-Za-z][\w.+-]+$", re.ASCII)
+PACKAGE_NAME_MAX_LENGTH = 255
 
 PRIMARY_DATA_PATH_PREFIXES = ("fastq", "primary", "/")
 SECONDARY_ANALYSIS_PATH_PREFIXES = ("secondary-analysis", "analysis", "/")
@@ -404,10 +405,10 @@ class RequestError(ValueError):
 
 
 def validate_package_name(name: str) -> str:
-    if not PACKAGE_NAME_RE.match(name):
+    if len(name) > PACKAGE_NAME_MAX_LENGTH or not PACKAGE_NAME_RE.match(name):
         raise RequestError(
             f"package name {name!r} is invalid: start with a letter, then letters, digits, "
-            "'_', '.', '+' or '-' (no spaces or '/')"
+            "'_', '.', '+' or '-' (no spaces or '/'), at most 255 characters"
         )
     return name
 
