@@ -450,3 +450,44 @@ def test_report_and_presign_urls_open_in_browser_when_set(
     # Without BROWSER nothing is opened.
     run("view-package-report", "--package-id", PACKAGE_ID, env=env)
     assert len(opened.read_text().splitlines()) == 2
+
+
+def test_dry_run_asks_the_server_and_creates_nothing(
+    env: dict[str, str], scripted_server: ScriptedServer, lims_manifest: Path
+) -> None:
+    scripted_server.script(
+        "POST",
+        "/api/v1/package:dryRun",
+        ScriptedResponse(
+            200,
+            {
+                "packageName": "cup",
+                "libraryCount": 1,
+                "fastqCount": 3,
+                "workflowRunCount": 0,
+                "fileCount": 6,
+                "totalBytes": 3 * 1024 * 1024,
+                "archivedFileCount": 2,
+                "archivedBytes": 1024,
+                "unrestoredFileCount": 2,
+                "byDataType": {
+                    "fastq": {"fileCount": 6, "totalBytes": 3145728, "archivedFileCount": 2}
+                },
+                "byWorkflow": {},
+            },
+        ),
+    )
+    args = ("generate-package", "--package-name", "cup", "--lims-manifest-csv", str(lims_manifest))
+    result = run(*args, "--dry-run", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "Files:" in result.stdout and "3.0 MiB" in result.stdout
+    assert "Archived files:    2" in result.stdout
+    assert "fastq" in result.stdout
+    assert "Nothing was created." in result.stderr
+    assert [(r["method"], r["path"]) for r in scripted_server.requests] == [
+        ("POST", "/api/v1/package:dryRun")
+    ]
+    assert scripted_server.requests[0]["body"]["packageRequest"]["libraryIdList"] == ["L2400101"]
+    both = run(*args, "--dry-run", "--wait", env=env)
+    assert both.returncode == 2
+    assert "--dry-run creates nothing to wait for" in both.stderr

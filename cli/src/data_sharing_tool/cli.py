@@ -216,6 +216,40 @@ def print_package(package: dict[str, Any]) -> None:
     )
 
 
+def print_dry_run(answer: dict[str, Any]) -> None:
+    output.print_fields(
+        [
+            ("Package (dry run)", answer.get("packageName")),
+            ("Libraries", answer.get("libraryCount")),
+            ("FASTQs", answer.get("fastqCount")),
+            ("Workflow runs", answer.get("workflowRunCount")),
+            ("Files", answer.get("fileCount")),
+            ("Total size", output.human_bytes(answer.get("totalBytes"))),
+            ("Archived files", answer.get("archivedFileCount")),
+            ("Archived size", output.human_bytes(answer.get("archivedBytes"))),
+            ("Not yet restored", answer.get("unrestoredFileCount")),
+        ]
+    )
+    rows: list[dict[str, Any]] = []
+    for data_type, counts in (answer.get("byDataType") or {}).items():
+        rows.append({"what": data_type, **counts})
+    for workflow_name, counts in (answer.get("byWorkflow") or {}).items():
+        rows.append({"what": f"  {workflow_name}", **counts})
+    if rows:
+        click.echo("")
+        output.print_table(
+            rows,
+            [
+                ("DATA", lambda r: r["what"]),
+                ("RUNS", lambda r: r.get("runCount")),
+                ("FILES", lambda r: r.get("fileCount")),
+                ("SIZE", lambda r: output.human_bytes(r.get("totalBytes"))),
+                ("ARCHIVED", lambda r: r.get("archivedFileCount")),
+            ],
+        )
+    click.echo("Nothing was created.", err=True)
+
+
 def print_push(job: dict[str, Any]) -> None:
     done, total = push_progress(job)
     output.print_fields(
@@ -303,6 +337,12 @@ def cli() -> None:
     help="Folder of the analyses in the package ('/' for none).",
 )
 @click.option("--wait", is_flag=True, help="Wait until the package is ready, showing progress.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Ask the server what the package would hold (counts, sizes, archived files); "
+    "create nothing.",
+)
 @json_option("Print the package's JSON instead of its id.")
 def generate_package(
     package_name: str,
@@ -314,6 +354,7 @@ def generate_package(
     primary_data_path_prefix: str,
     secondary_analysis_path_prefix: str,
     wait: bool,
+    dry_run: bool,
     as_json: bool,
 ) -> None:
     """Generate a package from a LIMS manifest and, optionally, a workflow manifest.
@@ -322,7 +363,8 @@ def generate_package(
     of the workflow manifest must be in the LIMS manifest; `_topup` / `_rerun` suffixes count as
     their library). Any problem is reported with file, line and column, and nothing is sent.
 
-    Prints the new package id (`pkg.<id>`) on stdout.
+    Prints the new package id (`pkg.<id>`) on stdout. With --dry-run, prints what the package
+    would hold instead, and creates nothing.
 
     \b
     Examples:
@@ -332,6 +374,8 @@ def generate_package(
           --lims-manifest-csv lims.csv --workflow-manifest-csv workflows.csv \\
           --exclude-primary-data --secondary-analysis-path-prefix / --wait
     """
+    if dry_run and wait:
+        raise click.UsageError("--dry-run creates nothing to wait for: use one or the other.")
     try:
         validate_package_name(package_name)
         lims = read_lims_manifest(lims_manifest_csv)
@@ -359,6 +403,17 @@ def generate_package(
         raise CliError(f"{exc}; nothing was sent", exit_code=ExitCode.INVALID_INPUT) from None
     for message in lims.warnings + (workflow.warnings if workflow else []):
         output.warn(message)
+
+    if dry_run:
+        with api_client() as client:
+            answer = client.package_dry_run(
+                package_name=package_name, package_request=package_request
+            )
+        if as_json:
+            output.print_json(answer)
+        else:
+            print_dry_run(answer)
+        return
 
     with api_client() as client:
         try:

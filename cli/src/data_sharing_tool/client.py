@@ -187,6 +187,13 @@ class Client:
             json_body={"packageName": package_name, "packageRequest": package_request},
         )
 
+    def package_dry_run(self, *, package_name: str, package_request: dict[str, Any]) -> Any:
+        return self.request(
+            "POST",
+            "package:dryRun",
+            json_body={"packageName": package_name, "packageRequest": package_request},
+        )
+
     def package_get(self, package_id: str) -> Any:
         return self.get(f"package/{quote(package_id, safe='.')}")
 
