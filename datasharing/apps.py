@@ -7,7 +7,9 @@ class DatasharingConfig(AppConfig):
     verbose_name = "Data sharing"
 
     def ready(self) -> None:
+        from datasharing.auth import ensure_role_groups
         from datasharing.beat import sync_periodic_tasks
 
         # Runs after the last app migrates; every app's ready() has registered its schedules.
         post_migrate.connect(sync_periodic_tasks, dispatch_uid="datasharing.sync_periodic_tasks")
+        post_migrate.connect(ensure_role_groups, dispatch_uid="datasharing.ensure_role_groups")
