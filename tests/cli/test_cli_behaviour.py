@@ -272,7 +272,7 @@ def test_wait_shows_progress_and_exits_non_zero_with_the_error_when_packaging_fa
         env=env,
     )
     assert result.returncode == 11
-    assert result.stdout == ""
+    assert result.stdout == f"{PACKAGE_ID}\n"  # printed anyway, to look at the failed package
     lines = result.stderr.splitlines()
     assert f"package {PACKAGE_ID}: RUNNING (resolving)" in lines
     assert f"package {PACKAGE_ID}: RUNNING (freezing) | 1 libraries | 4 files, 4.0 KiB" in lines

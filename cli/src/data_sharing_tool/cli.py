@@ -440,14 +440,17 @@ def generate_package(
                 label=f"package {package_id}",
                 follow_command=follow_package(package_id),
             )
-            raise_for_final_status(package, label=f"Package {package_id}")
-            output.info(f"Package {package_id} is ready: {describe_package(package)}")
+            if package.get("status") == "SUCCEEDED":
+                output.info(f"Package {package_id} is ready: {describe_package(package)}")
         else:
             output.info(f"Follow it with: {follow_package(package_id)}")
+    # The id (or JSON) is printed whatever the outcome, so a script can look at a failed package.
     if as_json:
         output.print_json(package)
     else:
         click.echo(package_id)
+    if wait:
+        raise_for_final_status(package, label=f"Package {package_id}")
 
 
 @cli.command("list-packages", epilog=ENVIRONMENT_HELP)
@@ -598,14 +601,16 @@ def push_package(package_id: str, share_location: str, wait: bool, as_json: bool
                 label=f"push job {push_job_id}",
                 follow_command=follow_push(push_job_id),
             )
-            raise_for_final_status(job, label=f"Push job {push_job_id}")
-            output.info(f"Push job {push_job_id} SUCCEEDED: {describe_push(job)}")
+            if job.get("status") == "SUCCEEDED":
+                output.info(f"Push job {push_job_id} SUCCEEDED: {describe_push(job)}")
         else:
             output.info(f"Follow it with: {follow_push(push_job_id)}")
     if as_json:
         output.print_json(job)
     else:
         click.echo(push_job_id)
+    if wait:
+        raise_for_final_status(job, label=f"Push job {push_job_id}")
 
 
 @cli.command("presign-package", epilog=ENVIRONMENT_HELP)
