@@ -285,9 +285,9 @@ def test_wait_exits_with_the_aborted_code_when_the_job_is_aborted(
     scripted_server.script(
         "GET",
         f"/api/v1/push/{PUSH_ID}",
-        ScriptedResponse(200, push("RUNNING", fileCount=3, filesDone=1)),
+        ScriptedResponse(200, push("RUNNING", fileCount=3, succeededCount=1)),
         ScriptedResponse(
-            200, push("ABORTED", fileCount=3, filesDone=1, errorMessage="Aborted by cora")
+            200, push("ABORTED", fileCount=3, succeededCount=1, errorMessage="Aborted by cora")
         ),
     )
     result = run("get-push-job-status", "--push-job-id", PUSH_ID, "--wait", env=env)
@@ -305,10 +305,10 @@ def test_wait_rides_out_server_errors_and_succeeds(
     scripted_server.script(
         "GET",
         f"/api/v1/push/{PUSH_ID}",
-        ScriptedResponse(200, push("RUNNING", fileCount=3, filesDone=0)),
+        ScriptedResponse(200, push("RUNNING", fileCount=3, succeededCount=0)),
         ScriptedResponse(503, "<html>maintenance</html>", "text/html"),
-        ScriptedResponse(200, push("RUNNING", fileCount=3, filesDone=2)),
-        ScriptedResponse(200, push("SUCCEEDED", fileCount=3, filesDone=3)),
+        ScriptedResponse(200, push("RUNNING", fileCount=3, succeededCount=2)),
+        ScriptedResponse(200, push("SUCCEEDED", fileCount=3, succeededCount=3)),
     )
     result = run(
         "push-package",

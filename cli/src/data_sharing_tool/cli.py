@@ -91,20 +91,32 @@ def describe_package(package: dict[str, Any]) -> str:
     return " | ".join(parts)
 
 
-def push_progress(job: dict[str, Any]) -> tuple[Any, Any]:
-    done = _first(job, "filesDone", "doneFileCount", "completedFileCount", "copiedFileCount")
-    total = _first(job, "fileCount", "totalFileCount", "filesTotal")
+def push_progress(job: dict[str, Any]) -> tuple[int | None, int | None]:
+    """(files done, files in the job): copied and verified, or skipped as already identical."""
+    total = job.get("fileCount")
+    if not isinstance(total, int):
+        return None, None
+    counts = [job.get("succeededCount"), job.get("skippedCount")]
+    done = sum(c for c in counts if isinstance(c, int))
     return done, total
 
 
 def describe_push(job: dict[str, Any]) -> str:
-    parts = [str(job.get("status", "?"))]
+    status = str(job.get("status", "?"))
+    if job.get("step") and status not in ("SUCCEEDED", "FAILED", "ABORTED"):
+        status += f" ({job['step']})"
+    parts = [status]
     done, total = push_progress(job)
     if total is not None:
-        parts.append(f"files {done or 0}/{total}")
-    failed = _first(job, "failedFileCount", "filesFailed")
-    if failed:
-        parts.append(f"{failed} failed")
+        parts.append(f"files {done}/{total}")
+    if job.get("skippedCount"):
+        parts.append(f"{job['skippedCount']} already there")
+    if job.get("failedCount"):
+        parts.append(f"{job['failedCount']} failed")
+    total_bytes = job.get("totalBytes")
+    if isinstance(total_bytes, int) and total_bytes:
+        moved = output.human_bytes(job.get("transferredBytes") or 0)
+        parts.append(f"{moved} / {output.human_bytes(total_bytes)}")
     return " | ".join(parts)
 
 
@@ -183,12 +195,13 @@ PUSH_COLUMNS: list[output.Column] = [
     ("PACKAGE", lambda j: j.get("packageId")),
     ("DESTINATION", lambda j: j.get("shareDestination")),
     ("STATUS", lambda j: j.get("status")),
-    ("STARTED", lambda j: output.short_time(_first(j, "startTime", "requestTime"))),
-    ("ENDED", lambda j: output.short_time(_first(j, "endTime", "completionTime"))),
+    ("REQUESTED", lambda j: output.short_time(j.get("requestTime"))),
+    ("COMPLETED", lambda j: output.short_time(j.get("completionTime"))),
     (
         "FILES",
-        lambda j: "{}/{}".format(*push_progress(j)) if push_progress(j)[1] is not None else "",
+        lambda j: "{}/{}".format(*push_progress(j)) if j.get("fileCount") is not None else "",
     ),
+    ("FAILED", lambda j: j.get("failedCount") or ""),
 ]
 
 
@@ -256,14 +269,26 @@ def print_push(job: dict[str, Any]) -> None:
         [
             ("Push job", job.get("id")),
             ("Package", job.get("packageId")),
+            ("Package name", job.get("packageName")),
             ("Destination", job.get("shareDestination")),
             ("Status", job.get("status")),
+            ("Step", job.get("step") if job.get("status") != "SUCCEEDED" else None),
             ("Error", job.get("errorMessage")),
-            ("Started", output.short_time(_first(job, "startTime", "requestTime"))),
-            ("Ended", output.short_time(_first(job, "endTime", "completionTime"))),
-            ("Files", f"{done or 0}/{total}" if total is not None else None),
-            ("Failed files", _first(job, "failedFileCount", "filesFailed")),
-            ("Bytes", output.human_bytes(_first(job, "totalBytes"))),
+            ("Requested by", job.get("requestedBy")),
+            ("Requested", output.short_time(job.get("requestTime"))),
+            ("Started", output.short_time(job.get("startTime"))),
+            ("Completed", output.short_time(job.get("completionTime"))),
+            ("Files done", f"{done}/{total}" if total is not None else None),
+            ("Already there", job.get("skippedCount")),
+            ("Failed files", job.get("failedCount")),
+            ("Pending files", job.get("pendingCount")),
+            (
+                "Bytes copied",
+                f"{output.human_bytes(job.get('transferredBytes') or 0)} of "
+                f"{output.human_bytes(job.get('totalBytes'))}"
+                if isinstance(job.get("totalBytes"), int)
+                else None,
+            ),
         ]
     )
 
