@@ -433,7 +433,19 @@ def test_report_and_presign_urls_open_in_browser_when_set(
     scripted_server.script(
         "POST",
         f"/api/v1/package/{PACKAGE_ID}:presign",
-        ScriptedResponse(200, {"url": script_url, "expiresAt": "2026-11-28T10:00:00Z"}),
+        ScriptedResponse(
+            201,
+            {
+                "id": "prs.01JD5V7Q3S8K2M4N6P8R0T2V4Z",
+                "scriptName": "download-data.cup.sh",
+                "scriptUrl": script_url,
+                "scriptUrlExpiresAt": "2026-11-28T10:00:00Z",
+                "fileUrlsExpireAt": "2026-12-04T10:00:00Z",
+                "fileCount": 12,
+                "totalBytes": 5 * 1024**3,
+                "warnings": ["2 files are larger than 5 GiB"],
+            },
+        ),
     )
     result = run(
         "view-package-report", "--package-id", PACKAGE_ID, env={**env, "BROWSER": str(browser)}
@@ -441,12 +453,24 @@ def test_report_and_presign_urls_open_in_browser_when_set(
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"{report_url}\n"
     result = run(
-        "presign-package", "--package-id", PACKAGE_ID, env={**env, "BROWSER": str(browser)}
+        "presign-package",
+        "--package-id",
+        PACKAGE_ID,
+        "--file-url-expiry-days",
+        "2",
+        env={**env, "BROWSER": str(browser)},
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"{script_url}\n"
-    assert "expires at 2026-11-28 10:00:00Z" in result.stderr
+    assert "download-data.cup.sh: 12 files, 5.0 GiB." in result.stderr
+    assert (
+        "This URL expires at 2026-11-28 10:00:00Z; the file URLs in the script at "
+        "2026-12-04 10:00:00Z." in result.stderr
+    )
+    assert "warning: 2 files are larger than 5 GiB" in result.stderr
     assert opened.read_text().splitlines() == [report_url, script_url]
+    presign_request = next(r for r in scripted_server.requests if r["path"].endswith(":presign"))
+    assert presign_request["body"] == {"fileUrlExpirySeconds": 2 * 86400}
     # Without BROWSER nothing is opened.
     run("view-package-report", "--package-id", PACKAGE_ID, env=env)
     assert len(opened.read_text().splitlines()) == 2

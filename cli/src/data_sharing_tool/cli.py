@@ -640,12 +640,19 @@ def push_package(package_id: str, share_location: str, wait: bool, as_json: bool
 
 @cli.command("presign-package", epilog=ENVIRONMENT_HELP)
 @click.option("--package-id", required=True, help="The package id (pkg.<id>).")
-@json_option("Print the API's JSON answer (URL, expiry, file count).")
-def presign_package(package_id: str, as_json: bool) -> None:
+@click.option(
+    "--file-url-expiry-days",
+    type=click.IntRange(min=1, max=7),
+    help="How long the file URLs in the script work (server default: 7 days, the most S3 allows).",
+)
+@json_option("Print the API's JSON answer (script URL, expiries, file count).")
+def presign_package(package_id: str, file_url_expiry_days: int | None, as_json: bool) -> None:
     """Create a download script of presigned URLs; print a short-lived URL to it.
 
-    The recipient downloads the script and runs it (`bash download-data.<name>.sh
-    --download-path DIR`); it verifies every file. $BROWSER, when set, opens the URL.
+    Download the script and send it to the recipient, who runs it (`bash
+    download-data.<name>.sh --download-path DIR`); it fetches and verifies every file. The URL
+    of the script itself lasts a day; the file URLs inside last up to 7 days. $BROWSER, when
+    set, opens the URL.
 
     \b
     Examples:
@@ -654,16 +661,29 @@ def presign_package(package_id: str, as_json: bool) -> None:
     """
     package_id = normalize_job_id(package_id, prefix="pkg")
     with api_client() as client:
-        response = client.package_presign(package_id)
-    url = _url_from(response, "url", "scriptUrl", "presignedUrl")
+        response = client.package_presign(
+            package_id,
+            file_url_expiry_seconds=file_url_expiry_days * 86400 if file_url_expiry_days else None,
+        )
+    url = _url_from(response, "scriptUrl", "url")
     if as_json:
         output.print_json(response)
     else:
         click.echo(url)
         if isinstance(response, dict):
-            expiry = _first(response, "expiresAt", "scriptUrlExpiresAt", "urlExpiresAt")
-            if expiry:
-                output.info(f"The URL expires at {output.short_time(expiry)}.")
+            name = response.get("scriptName") or "the download script"
+            size = output.human_bytes(response.get("totalBytes"))
+            files = response.get("fileCount")
+            if files is not None:
+                output.info(f"{name}: {files} files" + (f", {size}" if size else "") + ".")
+            if response.get("scriptUrlExpiresAt"):
+                output.info(
+                    f"This URL expires at {output.short_time(response['scriptUrlExpiresAt'])}; "
+                    "the file URLs in the script at "
+                    f"{output.short_time(response.get('fileUrlsExpireAt')) or '?'}."
+                )
+            for message in response.get("warnings") or []:
+                output.warn(str(message))
     open_in_browser(url)
 
 

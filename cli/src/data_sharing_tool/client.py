@@ -203,8 +203,15 @@ class Client:
     def package_report_url(self, package_id: str) -> Any:
         return self.get(f"package/{quote(package_id, safe='.')}:getSummaryReport")
 
-    def package_presign(self, package_id: str) -> Any:
-        return self.request("POST", f"package/{quote(package_id, safe='.')}:presign")
+    def package_presign(
+        self, package_id: str, *, file_url_expiry_seconds: int | None = None
+    ) -> Any:
+        body = {}
+        if file_url_expiry_seconds is not None:
+            body["fileUrlExpirySeconds"] = file_url_expiry_seconds
+        return self.request(
+            "POST", f"package/{quote(package_id, safe='.')}:presign", json_body=body
+        )
 
     def package_push(self, package_id: str, *, share_destination: str) -> Any:
         return self.request(
