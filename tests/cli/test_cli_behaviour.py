@@ -515,3 +515,30 @@ def test_dry_run_asks_the_server_and_creates_nothing(
     both = run(*args, "--dry-run", "--wait", env=env)
     assert both.returncode == 2
     assert "--dry-run creates nothing to wait for" in both.stderr
+
+
+def test_view_package_report_can_save_the_report_through_the_api(
+    env: dict[str, str], scripted_server: ScriptedServer, tmp_path: Path
+) -> None:
+    path = f"/api/v1/package/{PACKAGE_ID}/report"
+    scripted_server.script("GET", path, ScriptedResponse(200, "%PDF-1.7 report", "application/pdf"))
+    target = tmp_path / "report.pdf"
+    result = run(
+        "view-package-report", "--package-id", PACKAGE_ID, "--output", str(target), env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert target.read_bytes() == b"%PDF-1.7 report"
+    assert result.stdout == f"{target}\n"
+    assert scripted_server.requests[-1]["query"] == "format=pdf"
+
+    scripted_server.script(
+        "GET", path, ScriptedResponse(409, {"message": f"Package {PACKAGE_ID} has expired."})
+    )
+    other = tmp_path / "report.html"
+    result = run("view-package-report", "--package-id", PACKAGE_ID, "--output", str(other), env=env)
+    assert result.returncode == 8
+    assert "has expired" in result.stderr
+    assert scripted_server.requests[-1]["query"] == "format=html"
+    assert sorted(
+        p.name for p in tmp_path.iterdir() if p.name.startswith((".report", "report"))
+    ) == ["report.pdf"]

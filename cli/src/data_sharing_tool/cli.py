@@ -566,16 +566,40 @@ def get_package_status(package_id: str, wait: bool, as_json: bool) -> None:
 
 @cli.command("view-package-report", epilog=ENVIRONMENT_HELP)
 @click.option("--package-id", required=True, help="The package id (pkg.<id>).")
+@click.option(
+    "--output",
+    "output_path",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Save the report to this file through the API instead (a .pdf name gets the PDF).",
+)
 @json_option("Print the API's JSON answer.")
-def view_package_report(package_id: str, as_json: bool) -> None:
+def view_package_report(package_id: str, output_path: Path | None, as_json: bool) -> None:
     """Print a short-lived URL of the package's HTML report; open it with $BROWSER when set.
+
+    With --output, the report (HTML, or PDF for a `.pdf` name) is downloaded through the API,
+    for when the storage behind the URL is not reachable from where you are.
 
     \b
     Examples:
       data-sharing-tool view-package-report --package-id pkg.01JD5V7Q3S8K2M4N6P8R0T2V4X
       BROWSER=firefox data-sharing-tool view-package-report --package-id pkg.01JD...
+      data-sharing-tool view-package-report --package-id pkg.01JD... --output report.pdf
     """
     package_id = normalize_job_id(package_id, prefix="pkg")
+    if output_path is not None:
+        with api_client() as client:
+            size = client.package_report_download(
+                package_id, destination=output_path, pdf=output_path.suffix.lower() == ".pdf"
+            )
+        output.info(
+            f"Saved the report of {package_id} to {output_path} ({output.human_bytes(size)})."
+        )
+        if as_json:
+            output.print_json({"path": str(output_path), "bytes": size})
+        else:
+            click.echo(str(output_path))
+        open_in_browser(output_path.resolve().as_uri())
+        return
     with api_client() as client:
         response = client.package_report_url(package_id)
     url = _url_from(response, "url", "reportUrl", "presignedUrl")

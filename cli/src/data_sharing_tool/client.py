@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -149,6 +150,48 @@ class Client:
                 exit_code=ExitCode.ERROR,
             ) from None
 
+    def download(self, path: str, *, destination: Path, params: Mapping[str, Any]) -> int:
+        """Stream a file endpoint into `destination` (written whole or not at all); bytes."""
+        url = f"/api/v1/{path}"
+        partial = destination.with_name(f".{destination.name}.partial")
+        try:
+            with self._http.stream(
+                "GET", url, params=params, headers={"Accept": "*/*"}
+            ) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    message, details = _error_message(response)
+                    raise ApiError(
+                        message + _status_hint(response.status_code, url),
+                        status_code=response.status_code,
+                        exit_code=exit_code_for_status(response.status_code),
+                        details=details,
+                    )
+                written = 0
+                with partial.open("wb") as handle:
+                    for chunk in response.iter_bytes():
+                        handle.write(chunk)
+                        written += len(chunk)
+            partial.replace(destination)
+            return written
+        except httpx.TimeoutException:
+            raise CliError(
+                f"The server at {self.base_url} did not answer in time (GET {url}).",
+                exit_code=ExitCode.NETWORK,
+            ) from None
+        except httpx.TransportError as exc:
+            raise CliError(
+                f"Cannot reach the server at {self.base_url}: {exc or type(exc).__name__}",
+                exit_code=ExitCode.NETWORK,
+            ) from None
+        except OSError as exc:
+            raise CliError(
+                f"Cannot write {destination}: {exc.strerror or exc}",
+                exit_code=ExitCode.INVALID_INPUT,
+            ) from None
+        finally:
+            partial.unlink(missing_ok=True)
+
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params=params)
 
@@ -202,6 +245,13 @@ class Client:
 
     def package_report_url(self, package_id: str) -> Any:
         return self.get(f"package/{quote(package_id, safe='.')}:getSummaryReport")
+
+    def package_report_download(self, package_id: str, *, destination: Path, pdf: bool) -> int:
+        return self.download(
+            f"package/{quote(package_id, safe='.')}/report",
+            destination=destination,
+            params={"format": "pdf" if pdf else "html"},
+        )
 
     def package_presign(
         self, package_id: str, *, file_url_expiry_seconds: int | None = None
