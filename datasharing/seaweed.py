@@ -119,6 +119,10 @@ def start_seaweedfs(
         "-volume.max=200",
         "-master.volumeSizeLimitMB=128",
         "-master.telemetry=false",
+        # SeaweedFS 4 also opens Iceberg and Lance listeners on fixed ports (8181, 9101): two
+        # servers on one machine (parallel test runs) would collide, and we need neither.
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
     ]
     log = (log_file or data_dir / "weed.log").open("ab")
     process = subprocess.Popen(
