@@ -119,6 +119,9 @@ def start_seaweedfs(
         "-volume.max=200",
         "-master.volumeSizeLimitMB=128",
         "-master.telemetry=false",
+        # Side servers on fixed ports (8181, 9101) would collide between concurrent instances.
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
     ]
     log = (log_file or data_dir / "weed.log").open("ab")
     process = subprocess.Popen(
