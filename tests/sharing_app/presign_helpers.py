@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from django.contrib.auth.models import User
 
 from datasharing import s3
+from datasharing.ids import new_id
 from packages_app.models import Package, PackageFile
 from tests.factories import make_frozen_package
 
@@ -39,8 +39,20 @@ SHA256_ONLY = "secondary-analysis/tumor-normal/20241114abcdef01/sha256-only.vcf.
 SIZE_ONLY = "secondary-analysis/tumor-normal/20241114abcdef01/size-only.bam"
 
 
+_SHARED_BUCKETS: dict[str, str] = {}
+
+
+def shared_bucket(purpose: str) -> str:
+    """One bucket per purpose and test session: every SeaweedFS bucket takes volumes, and the
+    test server has a fixed number of them, so tests share buckets and use unique keys."""
+    if purpose not in _SHARED_BUCKETS:
+        name = f"{purpose}-{os.getpid()}"
+        s3.ensure_bucket(name)
+        _SHARED_BUCKETS[purpose] = name
+    return _SHARED_BUCKETS[purpose]
+
+
 def make_download_package(
-    bucket_factory: Callable[[str], str],
     *,
     user: User | None = None,
     name: str = "CUP-download",
@@ -49,10 +61,11 @@ def make_download_package(
     """A SUCCEEDED package whose files are real objects; one file has only a SHA-256 and one
     only a size (as for multipart uploads, whose ETag is not an MD5)."""
     contents = CONTENTS if contents is None else contents
-    bucket = bucket_factory("presign-src")
+    bucket = shared_bucket("presign-src")
+    prefix = f"source/{new_id('src')}"
     files = []
     for index, (relative_path, body) in enumerate(contents.items()):
-        key = f"source/{index:03d}/{relative_path.rsplit('/', 1)[-1]}"
+        key = f"{prefix}/{index:03d}/{relative_path.rsplit('/', 1)[-1]}"
         s3.put_object(bucket, key, body)
         files.append((bucket, key, relative_path))
     package = make_frozen_package(files=files, name=name, user=user)
@@ -67,7 +80,7 @@ def make_download_package(
 
 
 def fetch(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - URL we presigned
+    with urllib.request.urlopen(url, timeout=30) as response:
         return bytes(response.read())
 
 
@@ -107,6 +120,10 @@ def tree_snapshot(root: Path) -> dict[str, Any]:
     if not root.exists():
         return {}
     return {
-        str(path.relative_to(root)): (path.stat().st_ino, path.stat().st_size, path.stat().st_mtime_ns)
+        str(path.relative_to(root)): (
+            path.stat().st_ino,
+            path.stat().st_size,
+            path.stat().st_mtime_ns,
+        )
         for path in sorted(root.rglob("*"))
     }

@@ -35,8 +35,8 @@ R2 = next(path for path in CONTENTS if path.endswith("R2_001.fastq.gz"))
 
 
 @pytest.fixture
-def package(bucket_factory, curator) -> Package:  # type: ignore[no-untyped-def]
-    return make_download_package(bucket_factory, user=curator)
+def package(curator) -> Package:  # type: ignore[no-untyped-def]
+    return make_download_package(user=curator)
 
 
 def presign_script(
@@ -79,7 +79,10 @@ def test_script_downloads_every_byte_then_a_second_run_downloads_nothing(
     assert f"({sum(len(body) for body in CONTENTS.values())} bytes)" in header[1]
     assert header[2].startswith(f"URLs:     expire at {payload['fileUrlsExpireAt'][:19]}")
     assert f"Downloaded {len(CONTENTS)} files" in first.stdout
-    assert f"All {len(CONTENTS)} files are complete and verified (4 by MD5, 1 by SHA-256, 1 by size only)" in first.stdout
+    assert (
+        f"All {len(CONTENTS)} files are complete and verified (4 by MD5, 1 by SHA-256, 1 by size only)"
+        in first.stdout
+    )
     assert not (target / ".datasharing-download").exists()
 
     before = tree_snapshot(target)
@@ -182,7 +185,9 @@ def test_expired_urls_fail_loudly_before_writing_anything(
     script.write_bytes(s3.get_object_bytes(*payload["scriptUri"][len("s3://") :].split("/", 1)))
     time.sleep(2.5)
     # The server itself refuses the URL now: the script's check is not the only safeguard.
-    url = next(line for line in script.read_text().splitlines() if f"\t{R1}\t" in line).split("\t")[4]
+    url = next(line for line in script.read_text().splitlines() if f"\t{R1}\t" in line).split("\t")[
+        4
+    ]
     probe = subprocess.run(
         ["curl", "--silent", "--output", "/dev/null", "--write-out", "%{http_code}", url],
         capture_output=True,
@@ -200,7 +205,9 @@ def test_expired_urls_fail_loudly_before_writing_anything(
     assert not target.exists()
 
 
-def test_dry_run_writes_nothing(curator_client: APIClient, package: Package, tmp_path: Path) -> None:
+def test_dry_run_writes_nothing(
+    curator_client: APIClient, package: Package, tmp_path: Path
+) -> None:
     script, _ = presign_script(curator_client, package, tmp_path)
     missing_target = tmp_path / "never-created"
 
@@ -287,7 +294,13 @@ def test_help_describes_the_options(
     run = run_script(script, "-h")
 
     assert run.returncode == 0
-    for option in ("--download-path DIR", "--parallel N", "--dry-run", "--print-tree", "-h, --help"):
+    for option in (
+        "--download-path DIR",
+        "--parallel N",
+        "--dry-run",
+        "--print-tree",
+        "-h, --help",
+    ):
         assert option in run.stdout
     assert f"Downloads package {package.package_name} ({package.id}): 6 files" in run.stdout
 
@@ -324,14 +337,15 @@ def test_script_runs_with_busybox_tools_and_macos_style_md5(
     command as on macOS and SHA-256 from `shasum -a 256` (md5sum and sha256sum are absent)."""
     busybox = shutil.which("busybox")
     assert busybox, "busybox is missing: `make system-deps` installs it"
-    tools = {
-        name: busybox
-        for name in ("awk", "cat", "cmp", "date", "mkdir", "mv", "rm", "tail", "tr", "wc", "xargs")
-    }
+    tools = dict.fromkeys(
+        ("awk", "cat", "cmp", "date", "mkdir", "mv", "rm", "tail", "tr", "wc", "xargs"), busybox
+    )
     tools["bash"] = shutil.which("bash") or "/bin/bash"
     tools["curl"] = shutil.which("curl") or "/usr/bin/curl"
     # macOS `md5 -q` prints the bare digest of stdin; `shasum -a 256` prints "<digest>  -".
-    tools["md5"] = f'#!/bin/sh\n[ "$1" = "-q" ] || exit 64\n{busybox} md5sum | {busybox} cut -c1-32\n'
+    tools["md5"] = (
+        f'#!/bin/sh\n[ "$1" = "-q" ] || exit 64\n{busybox} md5sum | {busybox} cut -c1-32\n'
+    )
     tools["shasum"] = f'#!/bin/sh\n[ "$1 $2" = "-a 256" ] || exit 64\nexec {busybox} sha256sum\n'
     env = _toolbox(tmp_path, tools)
     script, _ = presign_script(curator_client, package, tmp_path)
@@ -353,7 +367,9 @@ def test_script_runs_with_busybox_tools_and_macos_style_md5(
 
 def test_template_passes_shellcheck() -> None:
     shellcheck = shutil.which("shellcheck")
-    assert shellcheck, "shellcheck is missing: `make system-deps` installs it (apt-get install shellcheck)"
+    assert shellcheck, (
+        "shellcheck is missing: `make system-deps` installs it (apt-get install shellcheck)"
+    )
     result = subprocess.run(
         [shellcheck, "--shell=bash", "--severity=style", str(TEMPLATE)],
         capture_output=True,
@@ -383,4 +399,3 @@ def test_template_avoids_gnu_only_and_bash4_constructs() -> None:
     }
     found = {reason for pattern, reason in forbidden.items() if re.search(pattern, code)}
     assert not found
-
