@@ -14,6 +14,7 @@ from django.utils.dateparse import parse_datetime
 from rest_framework.test import APIClient
 
 from datasharing import s3
+from packages_app.artifacts import package_artifacts_write
 from packages_app.models import Package, PackageFile, PackageStatus
 from sharing_app.presign_models import Presign
 from tests.sharing_app.presign_helpers import CONTENTS, fetch, make_download_package
@@ -341,3 +342,23 @@ def test_admin_shows_presigns_read_only(curator_client: APIClient, package: Pack
     assert admin_client.get("/admin/sharing_app/presign/add/").status_code == 403
     assert admin_client.post(f"/admin/sharing_app/presign/{presign_id}/delete/").status_code == 403
     assert Presign.objects.filter(id=presign_id).exists()
+
+
+def test_script_carries_the_manifest_stored_with_the_package(
+    curator_client: APIClient, package: Package
+) -> None:
+    package_artifacts_write(package=package)
+    stored = s3.get_object_bytes("datasharing-artifacts", package.manifest_key).decode()
+    s3.put_object(
+        "datasharing-artifacts", package.manifest_key, b"relative_path\tnote\nas stored\t1\n"
+    )
+
+    body = curator_client.post(presign_url(package)).json()
+
+    script = s3.get_object_bytes(*body["scriptUri"][len("s3://") :].split("/", 1)).decode()
+    assert "\nrelative_path\tnote\nas stored\t1\nDATASHARING_END_OF_MANIFEST\n" in script
+    # Without the stored object the manifest is rendered from the frozen rows.
+    s3.delete_prefix("datasharing-artifacts", package.manifest_key)
+    body = curator_client.post(presign_url(package)).json()
+    script = s3.get_object_bytes(*body["scriptUri"][len("s3://") :].split("/", 1)).decode()
+    assert f"\n{stored}DATASHARING_END_OF_MANIFEST\n" in script
