@@ -31,6 +31,7 @@ _HEX_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 # Longest file or folder name most filesystems accept (bytes).
 _MAX_NAME_BYTES = 255
 _MAX_LISTED = 100
+_URL_RE = re.compile(r"^https?://[!#-\[\]-~]+$")
 _SCALAR_RE = re.compile(r"'@([A-Z_]+)@'")
 # Relative, no empty, '.' or '..' segment, no control character, names of 1-255 characters, not
 # in the script's state folder: what relative_path_problem accepts, for ASCII paths.
@@ -166,6 +167,11 @@ def render_download_script(
     text = _SCALAR_RE.sub(substitute, _template())
     if sorted(found) != sorted(scalars):
         raise RuntimeError(f"Download script template placeholders {found} != {sorted(scalars)}.")
+    # The script hands URLs to curl in config files as `url = "..."`: no quote, backslash,
+    # space or control character may appear (presigned URLs are percent-encoded).
+    bad_urls = [file.relative_path for file in files if not _URL_RE.match(file.url)]
+    if bad_urls:
+        raise RuntimeError(f"Presigned URLs with unexpected characters for {bad_urls[:5]}.")
     table = "".join(
         f"{index}\t{file.size}\t{file.checksum}\t{file.relative_path}\t{file.url}\n"
         for index, file in enumerate(files, start=1)

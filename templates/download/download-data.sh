@@ -150,11 +150,12 @@ urls_have_expired() {
   [ "$(date -u +%s)" -ge "$URLS_EXPIRE_EPOCH" ]
 }
 
-# Downloads URL $3 to $DS_DIR/$1 (size $2) through a partial file, resuming it when present.
-# The file appears under its name only once it has the expected size: an HTTP error never
-# leaves an error page where data should be.
+# Downloads file number $3 to $DS_DIR/$1 (size $2) through a partial file, resuming it when
+# present. The file appears under its name only once it has the expected size: an HTTP error
+# never leaves an error page where data should be. curl reads the URL from a private config file
+# so that it never shows in the process list of a shared machine.
 download_file() {
-  local rel="$1" size="$2" url="$3"
+  local rel="$1" size="$2" index="$3"
   local target="$DS_DIR/$rel" part="$DS_STATE/partial/$rel"
   local attempt=0 have code rc errors
   mkdir -p "${part%/*}" "${target%/*}" || {
@@ -178,7 +179,7 @@ download_file() {
     if [ "$have" -lt "$size" ] || [ ! -f "$part" ]; then
       code=$(curl --fail --silent --show-error --retry 5 --retry-delay 2 --retry-connrefused \
         --connect-timeout 30 --speed-limit 1024 --speed-time 120 \
-        -C - -o "$part" -w '%{http_code}' "$url" 2> "$errors")
+        -C - -o "$part" -w '%{http_code}' --config "$DS_STATE/urls/$index" 2> "$errors")
       rc=$?
       if [ "$rc" -ne 0 ]; then
         case "$rc:$code" in
@@ -230,13 +231,13 @@ download_file() {
 # Worker for the download phase: fetches one file unless it is already there with its size
 # (its checksum is checked in the verify phase).
 fetch_one() {
-  [ $# -eq 5 ] || return 0
-  local index="$1" size="$2" rel="$4" url="$5" target
+  [ $# -eq 4 ] || return 0
+  local index="$1" size="$2" rel="$4" target
   target="$DS_DIR/$rel"
   if [ -f "$target" ] && [ "$(file_size "$target")" = "$size" ]; then
     return 0
   fi
-  download_file "$rel" "$size" "$url" || return 1
+  download_file "$rel" "$size" "$index" || return 1
   record downloaded "$rel" "$size"
   say "[$index/$FILE_COUNT] downloaded $rel"
 }
@@ -244,8 +245,8 @@ fetch_one() {
 # Worker for the verify phase: checks one file; a file that does not match is downloaded again
 # once, from scratch, and checked again.
 verify_one() {
-  [ $# -eq 5 ] || return 0
-  local index="$1" size="$2" checksum="$3" rel="$4" url="$5" target problem
+  [ $# -eq 4 ] || return 0
+  local index="$1" size="$2" checksum="$3" rel="$4" target problem
   target="$DS_DIR/$rel"
   if [ ! -f "$target" ]; then
     record missing "$rel" "missing (not downloaded)"
@@ -255,7 +256,7 @@ verify_one() {
   if [ -n "$problem" ]; then
     say "[$index/$FILE_COUNT] $rel does not match ($problem): downloading it again"
     rm -f "$target" "$DS_STATE/partial/$rel"
-    download_file "$rel" "$size" "$url" || return 1
+    download_file "$rel" "$size" "$index" || return 1
     record downloaded "$rel" "$size"
     problem=$(check_file "$target" "$size" "$checksum")
     if [ -n "$problem" ]; then
@@ -269,9 +270,10 @@ verify_one() {
 WORKER_FUNCTIONS="$(declare -f say file_size file_md5 file_sha256 check_file record \
   urls_have_expired download_file fetch_one verify_one)"
 
-# Runs worker $1 on every line of the file table, $PARALLEL at a time.
+# Runs worker $1 on every file (index, size, checksum, path: no URL), $PARALLEL at a time.
 run_workers() {
-  file_table | tr '\t\n' '\000\000' | xargs -0 -n 5 -P "$PARALLEL" "$BASH" -c \
+  file_table | awk -F '\t' '{ printf "%s\t%s\t%s\t%s\n", $1, $2, $3, $4 }' |
+    tr '\t\n' '\000\000' | xargs -0 -n 4 -P "$PARALLEL" "$BASH" -c \
     "set -u; $WORKER_FUNCTIONS"$'\n'"$1"' "$@"' datasharing-worker
   local rc=$?
   # 123: some workers reported failures (recorded in the run files); anything else is fatal.
@@ -317,8 +319,8 @@ print_tree() {
 }
 
 dry_run() {
-  local index size checksum rel url todo=0 todo_bytes=0 present=0
-  while IFS=$'\t' read -r index size checksum rel url; do
+  local index size checksum rel todo=0 todo_bytes=0 present=0
+  while IFS=$'\t' read -r index size checksum rel _; do
     [ -n "$rel" ] || continue
     if [ -f "$DOWNLOAD_PATH/$rel" ] && [ "$(file_size "$DOWNLOAD_PATH/$rel")" = "$size" ]; then
       present=$((present + 1))
@@ -459,7 +461,19 @@ mkdir -p "$DS_DIR" "$DS_STATE/partial" || {
 rm -rf "$DS_RUN" "$DS_STATE/expired"
 mkdir -p "$DS_RUN" || exit 1
 export DS_DIR DS_STATE DS_RUN DS_MD5_TOOL DS_SHA256_TOOL URLS_EXPIRE_AT URLS_EXPIRE_EPOCH FILE_COUNT
-trap 'echo "Interrupted: run the script again to resume." >&2; exit 130' INT TERM
+trap 'rm -rf "$DS_STATE/urls"; echo "Interrupted: run the script again to resume." >&2; exit 130' INT TERM
+
+# One curl config file per URL, in a folder only this user can open (see download_file).
+rm -rf "$DS_STATE/urls"
+if ! mkdir -m 700 "$DS_STATE/urls" ||
+  ! file_table | awk -F '\t' '{
+      config = ENVIRON["DS_STATE"] "/urls/" $1
+      printf "url = \"%s\"\n", $5 > config
+      close(config)
+    }'; then
+  echo "error: cannot write the URL files under $DS_STATE" >&2
+  exit 1
+fi
 
 # Rewritten only when it changed, so a run with nothing to do changes nothing.
 MANIFEST_TMP="$DS_STATE/$MANIFEST_NAME.tmp"
@@ -490,6 +504,7 @@ cat "$DS_RUN/failed" "$DS_RUN/mismatch" "$DS_RUN/missing" 2> /dev/null |
   awk -F '\t' '!seen[$1]++' > "$DS_RUN/problems"
 PROBLEMS=$(count_lines "$DS_RUN/problems")
 
+rm -rf "$DS_STATE/urls"
 say "Downloaded $DOWNLOADED files ($(human_size "$DOWNLOADED_BYTES")) in this run."
 if [ "$PROBLEMS" -eq 0 ] && [ "$VERIFIED" -eq "$FILE_COUNT" ]; then
   BY_MD5=$(awk -F '\t' '$2 == "md5"' "$DS_RUN/verified" | wc -l | tr -d ' \t')

@@ -168,6 +168,7 @@ def test_refused_url_fails_loudly_and_writes_no_error_page(
     assert f"  {R1}: HTTP 403 Forbidden" in run.stderr
     assert not (target / R1).exists()
     assert not list((target / ".datasharing-download" / "partial").rglob("*.gz"))
+    assert not (target / ".datasharing-download" / "urls").exists()
     assert (target / R2).read_bytes() == CONTENTS[R2]
 
 
@@ -341,7 +342,12 @@ def test_script_runs_with_busybox_tools_and_macos_style_md5(
         ("awk", "cat", "cmp", "date", "mkdir", "mv", "rm", "tail", "tr", "wc", "xargs"), busybox
     )
     tools["bash"] = shutil.which("bash") or "/bin/bash"
-    tools["curl"] = shutil.which("curl") or "/usr/bin/curl"
+    # curl records its arguments: presigned URLs (credentials) must not be among them, where
+    # any user of a shared machine could read them in the process list.
+    curl_log = tmp_path / "curl-arguments.log"
+    tools["curl"] = (
+        f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{curl_log}"\nexec {shutil.which("curl")} "$@"\n'
+    )
     # macOS `md5 -q` prints the bare digest of stdin; `shasum -a 256` prints "<digest>  -".
     tools["md5"] = (
         f'#!/bin/sh\n[ "$1" = "-q" ] || exit 64\n{busybox} md5sum | {busybox} cut -c1-32\n'
@@ -363,6 +369,10 @@ def test_script_runs_with_busybox_tools_and_macos_style_md5(
     assert second.returncode == 0, second.output
     assert "Downloaded 2 files" in second.stdout
     assert_downloaded_exactly(target, package)
+    arguments = curl_log.read_text()
+    assert arguments.count("--config") == len(CONTENTS) + 2
+    assert "X-Amz-Signature" not in arguments
+    assert "http://" not in arguments
 
 
 def test_template_passes_shellcheck() -> None:
