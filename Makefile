@@ -6,7 +6,7 @@ UV := $(VENV)/bin/uv
 PY := $(VENV)/bin/python
 UV_VERSION := 0.13.9
 
-.PHONY: run test lint typecheck schema-check migrations-check pytest install bench clean browser-deps
+.PHONY: run test lint typecheck schema-check migrations-check pytest install bench clean system-deps
 
 # Create .venv with the locked dependencies (uv is bootstrapped inside it).
 $(VENV)/.synced: pyproject.toml uv.lock cli/pyproject.toml
@@ -33,10 +33,10 @@ migrations-check: install
 schema-check: install
 	$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 
-browser-deps:
-	@bash .ci/browser-deps
+system-deps:
+	@bash .ci/system-deps
 
-pytest: install browser-deps
+pytest: install system-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck migrations-check schema-check pytest

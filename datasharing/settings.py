@@ -221,6 +221,20 @@ WORKFLOW_OUTPUT_URI_TEMPLATE = env.str(
 WORKFLOW_OUTPUT_BUCKET = env.str("WORKFLOW_OUTPUT_BUCKET", default="demo-facility-analysis")
 DEMO_PRIMARY_BUCKET = env.str("DEMO_PRIMARY_BUCKET", default="demo-facility-primary")
 
+# --- Presign ------------------------------------------------------------------------------
+# Lifetime of the file URLs inside download scripts, and the most a caller may ask for (SigV4
+# presigned URLs last 7 days at most; larger values are capped to that).
+PRESIGN_FILE_URL_EXPIRY_SECONDS = env.int("PRESIGN_FILE_URL_EXPIRY_SECONDS", default=7 * 24 * 3600)
+PRESIGN_FILE_URL_MAX_EXPIRY_SECONDS = env.int(
+    "PRESIGN_FILE_URL_MAX_EXPIRY_SECONDS", default=7 * 24 * 3600
+)
+# Lifetime of the URL to the script itself (never longer than the file URLs inside it).
+PRESIGN_SCRIPT_URL_EXPIRY_SECONDS = env.int("PRESIGN_SCRIPT_URL_EXPIRY_SECONDS", default=24 * 3600)
+# Long-term credentials used only to sign download URLs. Empty: the default credential chain,
+# whose temporary credentials (roles, SSO) end the URLs' life when they expire.
+PRESIGN_AWS_ACCESS_KEY_ID = env.str("PRESIGN_AWS_ACCESS_KEY_ID", default="")
+PRESIGN_AWS_SECRET_ACCESS_KEY = env.str("PRESIGN_AWS_SECRET_ACCESS_KEY", default="")
+
 # --- Logging ------------------------------------------------------------------------------
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -1,0 +1,1 @@
+from sharing_app.presign_models import *  # noqa: F403

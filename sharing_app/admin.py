@@ -1,0 +1,1 @@
+from sharing_app.presign_admin import *  # noqa: F403
