@@ -1,23 +1,23 @@
 """The installed CLI (a subprocess) against the real app on a live test server.
 
 pytest-django's `live_server` serves the app on a real port with the test database; S3 is the
-session's SeaweedFS; packaging and pushes run in a real Celery worker on Redis (`celery_worker`)
-unless a test needs a job that nobody works on (`no_worker`).
+session's SeaweedFS. The full package -> push -> presign flow is in test_cli_end_to_end.py.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from catalog_app import demo
-from packages_app.models import Package
+from packages_app.models import Package, PackageStatus
+from tests.sharing_app.presign_helpers import CONTENTS, fetch, make_download_package, run_script
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,20 +57,6 @@ def assert_token_hidden(result: subprocess.CompletedProcess[str], token: str) ->
     assert token not in result.stdout + result.stderr
 
 
-@pytest.fixture
-def no_worker(settings: Any) -> Iterator[None]:
-    """Tasks go to the Redis queue and nobody takes them: jobs stay PENDING."""
-    from datasharing.celery import app
-
-    settings.CELERY_TASK_ALWAYS_EAGER = False
-    app.conf.task_always_eager = False
-    try:
-        yield
-    finally:
-        app.control.purge()
-        app.conf.task_always_eager = True
-
-
 def test_bad_manifests_give_a_clear_error_and_create_no_package(
     live_cli: Cli, live_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -99,3 +85,51 @@ def test_bad_manifests_give_a_clear_error_and_create_no_package(
         assert "nothing was sent" in result.stderr
         assert_token_hidden(result, live_env["DATA_SHARING_TOKEN"])
     assert Package.objects.count() == 0
+
+
+def test_presign_package_hands_over_a_download_script_that_fetches_every_file(
+    live_cli: Cli, live_env: dict[str, str], viewer_token: str, tmp_path: Path
+) -> None:
+    contents = dict(list(CONTENTS.items())[:3])
+    package = make_download_package(contents=contents, name="cli-presign")
+    browser = tmp_path / "browser.sh"
+    opened = tmp_path / "opened.txt"
+    browser.write_text(f'#!/bin/sh\necho "$1" >> {opened}\n')
+    browser.chmod(0o755)
+
+    result = live_cli("presign-package", "--package-id", package.id, env={"BROWSER": str(browser)})
+    assert result.returncode == 0, result.stderr
+    assert_token_hidden(result, live_env["DATA_SHARING_TOKEN"])
+    url = result.stdout.strip()
+    assert opened.read_text() == f"{url}\n"
+    assert "download-data.cli-presign.sh: 3 files" in result.stderr
+    assert "This URL expires at" in result.stderr
+
+    script = tmp_path / "download-data.sh"
+    script.write_bytes(fetch(url))
+    received = tmp_path / "received"
+    run = run_script(script, "--download-path", str(received))
+    assert run.returncode == 0, run.output
+    for relative_path, body in contents.items():
+        assert (received / relative_path).read_bytes() == body
+
+    as_json = live_cli(
+        "presign-package", "--package-id", package.id, "--file-url-expiry-days", "2", "--json"
+    )
+    answer = json.loads(as_json.stdout)
+    assert answer["fileCount"] == 3
+    assert answer["fileUrlExpirySeconds"] == 2 * 86400
+    assert answer["scriptUrl"].startswith("http")
+
+    viewer = live_cli(
+        "presign-package", "--package-id", package.id, env={"DATA_SHARING_TOKEN": viewer_token}
+    )
+    assert viewer.returncode == 6
+    assert "curators create, push and presign" in viewer.stderr
+    unknown = live_cli("presign-package", "--package-id", "pkg.01JD5V7Q3S8K2M4N6P8R0T2V4X")
+    assert unknown.returncode == 7, unknown.stderr
+    running = Package.objects.create(
+        package_name="cli-running", status=PackageStatus.RUNNING, request={}
+    )
+    refused = live_cli("presign-package", "--package-id", running.id)
+    assert refused.returncode == 8, refused.stderr
