@@ -24,6 +24,9 @@ class DatasharingConfig(AppConfig):
 
         # Runs after the last app migrates; every app's ready() has registered its schedules.
         post_migrate.connect(sync_periodic_tasks, dispatch_uid="datasharing.sync_periodic_tasks")
+        # Sent per app with models; this app has none, so listen for auth's.
         post_migrate.connect(
-            ensure_role_groups, sender=self, dispatch_uid="datasharing.ensure_role_groups"
+            ensure_role_groups,
+            sender=self.apps.get_app_config("auth"),
+            dispatch_uid="datasharing.ensure_role_groups",
         )
