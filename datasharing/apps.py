@@ -1,6 +1,6 @@
 from typing import Any
 
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.db.models.signals import post_migrate
 
 
@@ -27,6 +27,6 @@ class DatasharingConfig(AppConfig):
         # Sent per app with models; this app has none, so listen for auth's.
         post_migrate.connect(
             ensure_role_groups,
-            sender=self.apps.get_app_config("auth"),
+            sender=apps.get_app_config("auth"),
             dispatch_uid="datasharing.ensure_role_groups",
         )
