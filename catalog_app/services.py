@@ -554,7 +554,7 @@ def catalog_sync_prefix(*, uri: str) -> ImportResult:
     return result
 
 
-PREFIX_QUERY_CHUNK = 500
+PREFIX_QUERY_CHUNK = 1000
 LAST_SEEN_CHUNK = 10_000
 
 
@@ -572,7 +572,7 @@ def catalog_sync_prefixes(*, uris: Sequence[str], concurrency: int = 8) -> Impor
     """Catalogue every object under each of `uris`, and flag catalogued ones that are gone.
 
     One paginated listing per URI (`concurrency` at a time); the database work is set-based per
-    bucket: one read per 500 prefixes, inserts of new objects, updates of changed ones and one
+    bucket: one read per 1,000 prefixes, inserts of new objects, updates of changed ones and one
     `last_seen` update per 10,000 unchanged ones, so the number of queries does not grow with the
     number of prefixes below those batch sizes.
     """

@@ -47,7 +47,7 @@ BOOL_FIELDS = ("defrost_archived_fastqs", "use_workflow_filters")
 PREFIX_FIELDS = ("primary_data_path_prefix", "secondary_analysis_path_prefix")
 REQUEST_FIELDS = (*ID_LISTS, "data_type_list", *BOOL_FIELDS, *PREFIX_FIELDS)
 
-_ID_PATTERNS: dict[str, tuple[re.Pattern[str], str]] = {
+ID_PATTERNS: dict[str, tuple[re.Pattern[str], str]] = {
     "library_id_list": (IDENTIFIER_RE, "library id"),
     "subject_id_list": (re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,254}$"), "subject id"),
     "individual_id_list": (IDENTIFIER_RE, "individual id"),
@@ -141,7 +141,7 @@ def _id_list(name: str, value: Any, problems: list[str]) -> list[str] | None:
     if len(value) > limit:
         problems.append(f"{camel(name)} has {len(value)} entries; at most {limit} are allowed.")
         return None
-    pattern, what = _ID_PATTERNS[name]
+    pattern, what = ID_PATTERNS[name]
     cleaned: list[str] = []
     invalid: list[str] = []
     for item in value:

@@ -43,7 +43,7 @@ from packages_app.package_request import NO_PREFIX, PackageRequest, camel
 
 logger = logging.getLogger(__name__)
 
-PREFIX_QUERY_CHUNK = 500
+PREFIX_QUERY_CHUNK = 1000
 MAX_LISTED_IN_ERRORS = 20
 
 
