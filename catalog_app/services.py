@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -554,8 +554,13 @@ def catalog_sync_prefix(*, uri: str) -> ImportResult:
     return result
 
 
-PREFIX_QUERY_CHUNK = 1000
 LAST_SEEN_CHUNK = 10_000
+
+
+def prefix_query_chunk() -> int:
+    """How many `key LIKE 'prefix%'` alternatives one query may OR together: SQLite refuses
+    expression trees deeper than 1,000."""
+    return 200 if connection.vendor == "sqlite" else 1000
 
 
 def _list_prefix(location: s3.S3Uri) -> list[s3.ObjectInfo]:
@@ -591,9 +596,10 @@ def catalog_sync_prefixes(*, uris: Sequence[str], concurrency: int = 8) -> Impor
     with transaction.atomic():
         for bucket, (prefixes, listed) in by_bucket.items():
             existing: dict[str, StoredObject] = {}
-            for start in range(0, len(prefixes), PREFIX_QUERY_CHUNK):
+            chunk = prefix_query_chunk()
+            for start in range(0, len(prefixes), chunk):
                 query = models.Q()
-                for prefix in prefixes[start : start + PREFIX_QUERY_CHUNK]:
+                for prefix in prefixes[start : start + chunk]:
                     query |= models.Q(key__startswith=prefix)
                 existing.update(
                     (obj.key, obj) for obj in StoredObject.objects.filter(query, bucket=bucket)

@@ -34,7 +34,7 @@ from catalog_app.models import (
     Subject,
     WorkflowRun,
 )
-from catalog_app.services import base_library_id, catalog_sync_prefixes
+from catalog_app.services import base_library_id, catalog_sync_prefixes, prefix_query_chunk
 from datasharing import s3
 from datasharing.errors import DomainError
 from packages_app.filters import FilterSet, file_is_shared, filter_set_load
@@ -43,8 +43,9 @@ from packages_app.package_request import NO_PREFIX, PackageRequest, camel
 
 logger = logging.getLogger(__name__)
 
-PREFIX_QUERY_CHUNK = 1000
 MAX_LISTED_IN_ERRORS = 20
+# Output prefixes listed (and catalogued) per batch; abort is checked between batches.
+LISTING_BATCH = 1000
 
 
 def _listing(values: Iterable[str], limit: int = MAX_LISTED_IN_ERRORS) -> str:
@@ -549,9 +550,9 @@ def _secondary_files(
     if refresh_storage:
         # One listing per run; checked for abort between batches of runs.
         uris = [str(loc) for loc in locations.values()]
-        for start in range(0, len(uris), PREFIX_QUERY_CHUNK):
+        for start in range(0, len(uris), LISTING_BATCH):
             catalog_sync_prefixes(
-                uris=uris[start : start + PREFIX_QUERY_CHUNK],
+                uris=uris[start : start + LISTING_BATCH],
                 concurrency=settings.PACKAGE_S3_CONCURRENCY,
             )
             on_progress()
@@ -563,9 +564,10 @@ def _secondary_files(
     run_filters = {a.workflow_run_pk: filters.for_workflow(a.workflow_name) for a in analyses}
     keys = list(by_prefix)
     files: list[ResolvedFile] = []
-    for start in range(0, len(keys), PREFIX_QUERY_CHUNK):
+    chunk = prefix_query_chunk()
+    for start in range(0, len(keys), chunk):
         query = Q()
-        for bucket, prefix in keys[start : start + PREFIX_QUERY_CHUNK]:
+        for bucket, prefix in keys[start : start + chunk]:
             query |= Q(bucket=bucket, key__startswith=prefix)
         for obj in StoredObject.objects.filter(query, missing=False, size__isnull=False).order_by(
             "bucket", "key"

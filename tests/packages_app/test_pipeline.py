@@ -125,8 +125,19 @@ def test_duplicate_paths_fail_the_package_with_the_paths(
 
 
 def test_transient_s3_failures_are_retried_then_fail_cleanly(
-    demo_catalog: Path, django_capture_on_commit_callbacks: Any, settings: Any
+    demo_catalog: Path,
+    django_capture_on_commit_callbacks: Any,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    countdowns: list[float | None] = []
+    real_enqueue = services.package_build_enqueue
+
+    def enqueue(*, package_id: str, countdown: float | None = None) -> None:
+        countdowns.append(countdown)
+        real_enqueue(package_id=package_id, countdown=countdown)
+
+    monkeypatch.setattr(services, "package_build_enqueue", enqueue)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         package = services.package_create(
             package_name="unreachable",
@@ -147,6 +158,8 @@ def test_transient_s3_failures_are_retried_then_fail_cleanly(
     assert package.attempts == settings.PACKAGE_MAX_ATTEMPTS == 3
     assert package.error_message.startswith("Failed after 3 attempt(s); last error:")
     assert "EndpointConnectionError" in package.error_message or "Connect" in package.error_message
+    # The first enqueue is the create's; then two retries with exponential backoff.
+    assert countdowns == [None, 60, 120]
 
 
 def test_abort_before_the_worker_starts_means_nothing_is_done(
@@ -278,6 +291,15 @@ def test_expired_packages_refuse_sharing(
     with pytest.raises(DomainError) as excinfo:
         package_require_shareable(package=package)
     assert excinfo.value.status_code == 409
+
+
+@pytest.mark.parametrize("status", ["PENDING", "RUNNING", "UNARCHIVING", "FAILED", "ABORTED"])
+def test_only_succeeded_packages_can_be_shared(status: str) -> None:
+    package = Package.objects.create(package_name="p1", request={}, status=status)
+    with pytest.raises(DomainError) as excinfo:
+        package_require_shareable(package=package)
+    assert excinfo.value.status_code == 409
+    assert f"is {status}" in excinfo.value.message
 
 
 def test_expiry_period_is_configurable(
