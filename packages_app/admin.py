@@ -15,6 +15,7 @@ from django.utils.html import format_html
 
 from datasharing.errors import DomainError
 from packages_app import services
+from packages_app.lifecycle import NON_TERMINAL_STATUSES
 from packages_app.models import (
     Package,
     PackageAnalysis,
@@ -157,6 +158,27 @@ class PackageAdmin(admin.ModelAdmin[Package]):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.status in NON_TERMINAL_STATUSES:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        # Frozen contents (not deletable on their own) go with their package.
+        deleted, counts, _, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, set(), protected
+
+    def delete_model(self, request: HttpRequest, obj: Package) -> None:
+        # Through the service: refused while running, and the artifacts go too.
+        services.package_delete(package=obj, user=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Package]) -> None:
+        for package in queryset:
+            try:
+                services.package_delete(package=package, user=request.user)
+            except DomainError as exc:
+                self.message_user(request, exc.message, messages.WARNING)
+
     @admin.display(description="request")
     def request_pretty(self, obj: Package) -> str:
         return format_html("<pre>{}</pre>", json.dumps(obj.request, indent=2, sort_keys=True))
@@ -209,6 +231,10 @@ class PackageFileAdmin(admin.ModelAdmin[PackageFile]):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Frozen contents are part of the package: delete the package instead.
         return False
 
 

@@ -78,12 +78,21 @@ def restore_state_refresh(files: Sequence[ResolvedFile]) -> None:
 
 def _request(files: Sequence[PackageFile]) -> None:
     def request(f: PackageFile) -> str:
-        return s3.restore_object(
-            f.source_bucket,
-            f.source_key,
-            days=settings.PACKAGE_RESTORE_DAYS,
-            tier=settings.PACKAGE_RESTORE_TIER,
-        )
+        try:
+            return s3.restore_object(
+                f.source_bucket,
+                f.source_key,
+                days=settings.PACKAGE_RESTORE_DAYS,
+                tier=settings.PACKAGE_RESTORE_TIER,
+            )
+        except s3.S3_ERRORS as exc:
+            if s3.is_transient(exc):
+                raise
+            raise DomainError(
+                f"S3 refused to restore {f.source_uri}: {s3.error_code(exc)} ({exc}). The "
+                "storage may not support archive restores; restore the files by other means "
+                "or package without defrostArchivedFastqs."
+            ) from None
 
     with ThreadPoolExecutor(max_workers=_pool_size(len(files))) as pool:
         list(pool.map(request, files))

@@ -231,6 +231,9 @@ def _guarded(package_id: str, step: Callable[[], None]) -> None:
             f"({settings.CELERY_TASK_SOFT_TIME_LIMIT} s).",
         )
     except TRANSIENT_ERRORS as exc:
+        if isinstance(exc, s3.S3_ERRORS) and not s3.is_transient(exc):
+            package_fail(package_id=package_id, error_message=f"Storage error: {_describe(exc)}")
+            return
         try:
             _retry_or_fail(package_id, exc)
         except DatabaseError:
@@ -399,6 +402,9 @@ def package_restores_check(*, package_id: str) -> None:
     except DomainError as exc:
         package_fail(package_id=package_id, error_message=exc.message)
     except TRANSIENT_ERRORS as exc:
+        if isinstance(exc, s3.S3_ERRORS) and not s3.is_transient(exc):
+            package_fail(package_id=package_id, error_message=f"Storage error: {_describe(exc)}")
+            return
         # The next poll tries again; the stuck-job check fails the package if polls keep failing.
         logger.warning("package %s: restore check failed (%s)", package_id, _describe(exc))
     if outcome == "restored":

@@ -147,3 +147,27 @@ def test_filter_admin_edits_rules_and_rejects_bad_patterns(admin_browser: Client
     assert WorkflowFileFilterRule.objects.filter(
         filter=workflow_filter, action="exclude", pattern=r".*\.rds"
     ).exists()
+
+
+def test_admin_deletes_finished_packages_with_their_artifacts_not_running_ones(
+    admin_browser: Client, demo_storage: None
+) -> None:
+    from django.conf import settings
+
+    from datasharing import s3
+
+    running = package_with_files(2, PackageStatus.RUNNING)
+    done = package_with_files(2)
+    s3.ensure_bucket(settings.ARTIFACT_BUCKET)
+    s3.put_object(settings.ARTIFACT_BUCKET, s3.artifact_key(done.id, "manifest.tsv"), b"x")
+    refused = admin_browser.get(f"/admin/packages_app/package/{running.id}/delete/")
+    assert refused.status_code == 403
+    response = admin_browser.post(f"/admin/packages_app/package/{done.id}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not Package.objects.filter(id=done.id).exists()
+    assert list(s3.list_objects(settings.ARTIFACT_BUCKET, s3.artifact_key(done.id) + "/")) == []
+    assert PackageFile.objects.filter(package_id=running.id).count() == 2
+    file = PackageFile.objects.filter(package_id=running.id).first()
+    assert (
+        admin_browser.get(f"/admin/packages_app/packagefile/{file.pk}/delete/").status_code == 403
+    )

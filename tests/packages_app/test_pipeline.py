@@ -91,6 +91,21 @@ def test_archived_files_without_defrost_succeed_and_are_flagged(
     ) == {""}
 
 
+def test_storage_refusals_fail_at_once_with_the_reason(
+    demo_catalog: Path, build_now: Callable[..., Package]
+) -> None:
+    # SeaweedFS keeps storage classes but does not implement RestoreObject (405).
+    package = build_now(
+        libraryIdList=["L2400101"],
+        instrumentRunIdList=["241024_A00130_0336_BHW7MVDSXC"],
+        defrostArchivedFastqs=True,
+    )
+    assert package.status == PackageStatus.FAILED
+    assert package.attempts == 1
+    assert package.error_message.startswith("S3 refused to restore s3://")
+    assert "MethodNotAllowed" in package.error_message
+
+
 def test_request_with_unknown_ids_creates_nothing(demo_catalog: Path) -> None:
     with pytest.raises(DomainError) as excinfo:
         services.package_create(
