@@ -12,12 +12,13 @@ import logging
 import os
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -550,6 +551,86 @@ def catalog_sync_prefix(*, uri: str) -> ImportResult:
             result=result,
         )
         _mark_missing(existing.values(), seen, result)
+    return result
+
+
+LAST_SEEN_CHUNK = 10_000
+
+
+def prefix_query_chunk() -> int:
+    """How many `key LIKE 'prefix%'` alternatives one query may OR together: SQLite refuses
+    expression trees deeper than 1,000."""
+    return 200 if connection.vendor == "sqlite" else 1000
+
+
+def _list_prefix(location: s3.S3Uri) -> list[s3.ObjectInfo]:
+    try:
+        return list(s3.list_objects(location.bucket, location.key))
+    except s3.S3_ERRORS as exc:
+        code = s3.error_code(exc)
+        if code in {"NoSuchBucket", "AccessDenied", "403", "404"}:
+            raise DomainError(f"Cannot list {location}: {code}.") from None
+        raise
+
+
+def catalog_sync_prefixes(*, uris: Sequence[str], concurrency: int = 8) -> ImportResult:
+    """Catalogue every object under each of `uris`, and flag catalogued ones that are gone.
+
+    One paginated listing per URI (`concurrency` at a time); the database work is set-based per
+    bucket: one read per 1,000 prefixes, inserts of new objects, updates of changed ones and one
+    `last_seen` update per 10,000 unchanged ones, so the number of queries does not grow with the
+    number of prefixes below those batch sizes.
+    """
+    locations = sorted({s3.parse_s3_uri(uri) for uri in uris}, key=str)
+    result = ImportResult()
+    if not locations:
+        return result
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(locations)))) as pool:
+        listings = list(pool.map(_list_prefix, locations))
+    by_bucket: dict[str, tuple[list[str], dict[str, s3.ObjectInfo]]] = {}
+    for location, listing in zip(locations, listings, strict=True):
+        prefixes, objects = by_bucket.setdefault(location.bucket, ([], {}))
+        prefixes.append(location.key)
+        objects.update((info.key, info) for info in listing)
+    now = timezone.now()
+    with transaction.atomic():
+        for bucket, (prefixes, listed) in by_bucket.items():
+            existing: dict[str, StoredObject] = {}
+            chunk = prefix_query_chunk()
+            for start in range(0, len(prefixes), chunk):
+                query = models.Q()
+                for prefix in prefixes[start : start + chunk]:
+                    query |= models.Q(key__startswith=prefix)
+                existing.update(
+                    (obj.key, obj) for obj in StoredObject.objects.filter(query, bucket=bucket)
+                )
+            to_create: list[StoredObject] = []
+            changed: list[StoredObject] = []
+            unchanged: list[int] = []
+            for key, info in listed.items():
+                values = _object_values(info)
+                obj = existing.get(key)
+                if obj is None:
+                    to_create.append(StoredObject(bucket=bucket, key=key, last_seen=now, **values))
+                    result.count("created")
+                elif any(getattr(obj, name) != values[name] for name in _SYNC_FIELDS):
+                    for name in _SYNC_FIELDS:
+                        setattr(obj, name, values[name])
+                    obj.last_seen = now
+                    changed.append(obj)
+                    result.count("updated")
+                else:
+                    unchanged.append(obj.pk)
+                    result.count("unchanged")
+            StoredObject.objects.bulk_create(to_create, batch_size=BATCH, ignore_conflicts=True)
+            StoredObject.objects.bulk_update(
+                changed, [*_SYNC_FIELDS, "last_seen"], batch_size=BATCH
+            )
+            for start in range(0, len(unchanged), LAST_SEEN_CHUNK):
+                StoredObject.objects.filter(
+                    pk__in=unchanged[start : start + LAST_SEEN_CHUNK]
+                ).update(last_seen=now)
+            _mark_missing(existing.values(), set(listed), result)
     return result
 
 

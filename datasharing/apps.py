@@ -1,5 +1,18 @@
-from django.apps import AppConfig
+from typing import Any
+
+from django.apps import AppConfig, apps
 from django.db.models.signals import post_migrate
+
+
+def ensure_role_groups(**_: Any) -> None:
+    """The role groups exist after every migrate, and again after a database flush (transactional
+    tests flush every table, and the migration that created the groups does not run again)."""
+    from django.contrib.auth.models import Group
+
+    from datasharing.auth import ROLE_GROUPS
+
+    for name in ROLE_GROUPS:
+        Group.objects.get_or_create(name=name)
 
 
 class DatasharingConfig(AppConfig):
@@ -7,9 +20,13 @@ class DatasharingConfig(AppConfig):
     verbose_name = "Data sharing"
 
     def ready(self) -> None:
-        from datasharing.auth import ensure_role_groups
         from datasharing.beat import sync_periodic_tasks
 
         # Runs after the last app migrates; every app's ready() has registered its schedules.
         post_migrate.connect(sync_periodic_tasks, dispatch_uid="datasharing.sync_periodic_tasks")
-        post_migrate.connect(ensure_role_groups, dispatch_uid="datasharing.ensure_role_groups")
+        # Sent per app with models; this app has none, so listen for auth's.
+        post_migrate.connect(
+            ensure_role_groups,
+            sender=apps.get_app_config("auth"),
+            dispatch_uid="datasharing.ensure_role_groups",
+        )

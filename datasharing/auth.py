@@ -79,14 +79,3 @@ class RolePermission(BasePermission):
             required = VIEWER if request.method in SAFE_METHODS else CURATOR
         return required in roles
 
-
-def ensure_role_groups(**kwargs: Any) -> None:
-    """post_migrate: the role groups exist after every migrate and every test-database flush.
-
-    The data migration creates them once; a flush (transactional tests, `manage.py flush`) empties
-    the table and emits post_migrate, and a reused test database would otherwise stay without them.
-    """
-    from django.contrib.auth.models import Group
-
-    for name in ROLE_GROUPS:
-        Group.objects.get_or_create(name=name)

@@ -166,6 +166,30 @@ def is_not_found(exc: BaseException) -> bool:
 
 
 S3_ERRORS = (ClientError, BotoCoreError)
+_TRANSIENT_CODES = frozenset(
+    {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "InternalError",
+        "ServiceUnavailable",
+        "503",
+        "500",
+    }
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth retrying later: connection problems, timeouts, throttling and 5xx answers (after the
+    client's own retries). Refusals (403, 404, 405, invalid state ...) are not."""
+    if isinstance(exc, BotoCoreError):
+        return True
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return int(status) >= 500 or error_code(exc) in _TRANSIENT_CODES
+    return False
 
 
 def _object_from_head(bucket: str, key: str, head: dict[str, Any]) -> ObjectInfo:

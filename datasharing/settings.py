@@ -234,6 +234,29 @@ PRESIGN_SCRIPT_URL_EXPIRY_SECONDS = env.int("PRESIGN_SCRIPT_URL_EXPIRY_SECONDS",
 # whose temporary credentials (roles, SSO) end the URLs' life when they expire.
 PRESIGN_AWS_ACCESS_KEY_ID = env.str("PRESIGN_AWS_ACCESS_KEY_ID", default="")
 PRESIGN_AWS_SECRET_ACCESS_KEY = env.str("PRESIGN_AWS_SECRET_ACCESS_KEY", default="")
+# --- Packages -------------------------------------------------------------------------------
+# Days a SUCCEEDED package can be pushed, presigned and reported on (counted from completion).
+PACKAGE_EXPIRY_DAYS = env.int("PACKAGE_EXPIRY_DAYS", default=30)
+# A RUNNING (or UNARCHIVING) package with no progress for this long is failed by the periodic
+# check, which runs every PACKAGE_STUCK_CHECK_SECONDS; PENDING ones are re-enqueued instead.
+PACKAGE_STUCK_AFTER_SECONDS = env.int("PACKAGE_STUCK_AFTER_SECONDS", default=1800)
+PACKAGE_STUCK_CHECK_SECONDS = env.int("PACKAGE_STUCK_CHECK_SECONDS", default=300)
+# Transient failures (S3 unreachable after the client's own retries, database restarts) release
+# the package back to PENDING and retry it, this many attempts in all, with this base backoff.
+PACKAGE_MAX_ATTEMPTS = env.int("PACKAGE_MAX_ATTEMPTS", default=3)
+PACKAGE_RETRY_BACKOFF_SECONDS = env.int("PACKAGE_RETRY_BACKOFF_SECONDS", default=60)
+# Archive restores (defrostArchivedFastqs): tier (Bulk, Standard, Expedited), days the restored
+# copy stays readable, how often beat polls restore state, and how long before giving up.
+PACKAGE_RESTORE_TIER = env.str("PACKAGE_RESTORE_TIER", default="Standard")
+PACKAGE_RESTORE_DAYS = env.int("PACKAGE_RESTORE_DAYS", default=14)
+PACKAGE_RESTORE_POLL_SECONDS = env.int("PACKAGE_RESTORE_POLL_SECONDS", default=900)
+PACKAGE_RESTORE_MAX_WAIT_HOURS = env.float("PACKAGE_RESTORE_MAX_WAIT_HOURS", default=96.0)
+# Before resolving secondary analyses, list each selected workflow run's output prefix (one
+# listing per run, this many at once) so the frozen file list matches storage.
+PACKAGE_REFRESH_OUTPUT_LISTINGS = env.bool("PACKAGE_REFRESH_OUTPUT_LISTINGS", default=True)
+PACKAGE_S3_CONCURRENCY = env.int("PACKAGE_S3_CONCURRENCY", default=8)
+# Most ids one request list may hold (libraryIdList, portalRunIdList, ...).
+PACKAGE_REQUEST_MAX_IDS = env.int("PACKAGE_REQUEST_MAX_IDS", default=20000)
 
 # --- Logging ------------------------------------------------------------------------------
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")

@@ -18,6 +18,7 @@ urlpatterns = [
     path("schema/swagger-ui", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/v1/catalog/", include("catalog_app.urls")),
     path("api/v1/", include("sharing_app.presign_urls")),
+    path("api/v1/", include("packages_app.urls")),
 ]
 
 admin.site.site_header = "datasharing"

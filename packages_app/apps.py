@@ -1,6 +1,44 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _ensure_default_filters(**_: Any) -> None:
+    """After migrate (and after a test flush): install the default workflow file filters when the
+    table is empty. Edited or deleted defaults are left alone while any filter exists."""
+    from packages_app.filter_defaults import seed_default_filters
+    from packages_app.models import WorkflowFileFilter, WorkflowFileFilterRule
+
+    seed_default_filters(WorkflowFileFilter, WorkflowFileFilterRule, only_if_empty=True)
 
 
 class PackagesAppConfig(AppConfig):
     name = "packages_app"
     verbose_name = "Packages"
+
+    def ready(self) -> None:
+        from django.conf import settings
+
+        from datasharing.beat import PeriodicTaskSpec, register_periodic
+
+        post_migrate.connect(
+            _ensure_default_filters, sender=self, dispatch_uid="packages_app.default_filters"
+        )
+        register_periodic(
+            PeriodicTaskSpec(
+                name="packages: fail stuck jobs",
+                task="packages_app.packages_fail_stuck",
+                every_seconds=settings.PACKAGE_STUCK_CHECK_SECONDS,
+                description="Fail RUNNING/UNARCHIVING packages without progress past "
+                "PACKAGE_STUCK_AFTER_SECONDS; re-enqueue PENDING ones.",
+            )
+        )
+        register_periodic(
+            PeriodicTaskSpec(
+                name="packages: poll archive restores",
+                task="packages_app.packages_restores_poll",
+                every_seconds=settings.PACKAGE_RESTORE_POLL_SECONDS,
+                description="Check the restore state of UNARCHIVING packages' files.",
+            )
+        )

@@ -1,0 +1,42 @@
+"""Celery tasks: thin wrappers that load nothing but an id and call one service.
+
+Job state lives on the Package row; the tasks are safe to run twice (the build claims the package
+with a conditional update, the other steps check the state they work in).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from datasharing.logs import job_context
+from packages_app import services
+
+
+@shared_task(name="packages_app.package_build", acks_late=True, ignore_result=True)
+def package_build_task(package_id: str) -> None:
+    with job_context(package_id):
+        services.package_build(package_id=package_id)
+
+
+@shared_task(name="packages_app.package_finalize", acks_late=True, ignore_result=True)
+def package_finalize_task(package_id: str) -> None:
+    with job_context(package_id):
+        services.package_finalize(package_id=package_id)
+
+
+@shared_task(name="packages_app.package_restores_check", acks_late=True, ignore_result=True)
+def package_restores_check_task(package_id: str) -> None:
+    with job_context(package_id):
+        services.package_restores_check(package_id=package_id)
+
+
+@shared_task(name="packages_app.packages_restores_poll", ignore_result=True)
+def packages_restores_poll_task() -> int:
+    return services.packages_restores_poll()
+
+
+@shared_task(name="packages_app.packages_fail_stuck", ignore_result=True)
+def packages_fail_stuck_task() -> dict[str, Any]:
+    return services.packages_fail_stuck()
