@@ -78,4 +78,3 @@ class RolePermission(BasePermission):
         if required is None:
             required = VIEWER if request.method in SAFE_METHODS else CURATOR
         return required in roles
-
