@@ -9,14 +9,20 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import signal
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from rest_framework.test import APIClient
 
 from catalog_app import demo
 from packages_app.models import Package, PackageStatus
+from tests.cli.conftest import CLI, run_cli
+from tests.conftest import wait_for
 from tests.sharing_app.presign_helpers import CONTENTS, fetch, make_download_package, run_script
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -133,3 +139,137 @@ def test_presign_package_hands_over_a_download_script_that_fetches_every_file(
     )
     refused = live_cli("presign-package", "--package-id", running.id)
     assert refused.returncode == 8, refused.stderr
+
+
+def test_unknown_ids_bad_tokens_and_unknown_libraries_give_distinct_exit_codes(
+    live_server: Any,
+    cli_env: dict[str, str],
+    curator_token: str,
+    viewer_token: str,
+    demo_catalog: Path,
+    tmp_path: Path,
+) -> None:
+    def as_user(token: str, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {**cli_env, "DATA_SHARING_URL": live_server.url, "DATA_SHARING_TOKEN": token}
+        result = run_cli(*args, env=env)
+        assert_token_hidden(result, token)
+        return result
+
+    unknown = "pkg.01JD5V7Q3S8K2M4N6P8R0T2V4X"
+    bad_token = as_user("not-a-token", "get-package-status", "--package-id", unknown)
+    assert bad_token.returncode == 6
+    assert "check DATA_SHARING_TOKEN" in bad_token.stderr
+    missing = as_user(curator_token, "get-package-status", "--package-id", unknown)
+    assert missing.returncode == 7, missing.stderr
+    assert "is DATA_SHARING_URL" not in missing.stderr  # the endpoint exists; the package not
+
+    lims = tmp_path / "unknown.csv"
+    lims.write_text("library_id\nL2409998\nL2409999\n")
+    refused = as_user(
+        curator_token,
+        "generate-package",
+        "--package-name",
+        "cli-unknown",
+        "--lims-manifest-csv",
+        str(lims),
+    )
+    assert refused.returncode == 9, refused.stderr
+    assert "L2409998" in refused.stderr and "L2409999" in refused.stderr
+    viewer = as_user(
+        viewer_token,
+        "generate-package",
+        "--package-name",
+        "cli-viewer",
+        "--lims-manifest-csv",
+        str(demo_catalog / "lims_manifest.csv"),
+    )
+    assert viewer.returncode == 6, viewer.stderr
+    assert not Package.objects.exists()
+
+    dry_run = as_user(
+        viewer_token,
+        "generate-package",
+        "--package-name",
+        "cli-dry",
+        "--lims-manifest-csv",
+        str(demo_catalog / "lims_manifest.csv"),
+        "--dry-run",
+    )
+    assert dry_run.returncode == 0, dry_run.stderr
+    assert "Libraries:" in dry_run.stdout and "Files:" in dry_run.stdout
+    assert "Nothing was created." in dry_run.stderr
+    as_json = as_user(
+        viewer_token,
+        "generate-package",
+        "--package-name",
+        "cli-dry",
+        "--lims-manifest-csv",
+        str(demo_catalog / "lims_manifest.csv"),
+        "--dry-run",
+        "--json",
+    )
+    assert json.loads(as_json.stdout)["libraryCount"] == 6
+    assert not Package.objects.exists()
+
+
+@pytest.fixture
+def no_worker(settings: Any) -> Iterator[None]:
+    """Tasks go to the Redis queue and nobody takes them: jobs stay PENDING."""
+    from datasharing.celery import app
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    app.conf.task_always_eager = False
+    try:
+        yield
+    finally:
+        app.control.purge()
+        app.conf.task_always_eager = True
+
+
+def start_waiting(live_env: dict[str, str], lims: Path, name: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            str(CLI),
+            "generate-package",
+            "--package-name",
+            name,
+            "--lims-manifest-csv",
+            str(lims),
+            "--wait",
+        ],
+        env=live_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_wait_ends_non_zero_with_the_message_when_the_package_is_aborted(
+    live_env: dict[str, str], demo_catalog: Path, no_worker: None, curator_token: str
+) -> None:
+    process = start_waiting(live_env, demo_catalog / "lims_manifest.csv", "cli-aborted")
+    package = wait_for(
+        lambda: Package.objects.filter(package_name="cli-aborted").first(), timeout=60
+    )
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {curator_token}")
+    assert client.patch(f"/api/v1/package/{package.id}:abort").status_code == 200
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 12, stderr
+    assert stdout == f"{package.id}\n"
+    assert f"error: Package {package.id} was ABORTED" in stderr
+
+
+def test_ctrl_c_stops_waiting_and_leaves_the_package_to_the_server(
+    live_env: dict[str, str], demo_catalog: Path, no_worker: None
+) -> None:
+    process = start_waiting(live_env, demo_catalog / "lims_manifest.csv", "cli-interrupted")
+    assert process.stderr is not None
+    assert "Created package" in process.stderr.readline()
+    assert "PENDING" in process.stderr.readline()  # waiting: the first progress line
+    os.kill(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    package = Package.objects.get(package_name="cli-interrupted")
+    assert package.status == PackageStatus.PENDING  # nothing was aborted
+    assert f"data-sharing-tool get-package-status --package-id {package.id} --wait" in stderr
