@@ -80,7 +80,10 @@ def describe_package(package: dict[str, Any]) -> str:
     archived = _first(package, "archivedFileCount")
     restored = _first(package, "restoredFileCount")
     if package.get("status") == "UNARCHIVING" and archived:
-        parts.append(f"restored {restored or 0}/{archived} archived files")
+        if isinstance(restored, int):
+            parts.append(f"restored {restored}/{archived} archived files")
+        else:
+            parts.append(f"restoring {archived} archived files")
     libraries = _first(package, "libraryCount")
     if libraries:
         parts.append(f"{libraries} libraries")
