@@ -119,6 +119,10 @@ def start_seaweedfs(
         "-volume.max=200",
         "-master.volumeSizeLimitMB=128",
         "-master.telemetry=false",
+        # Newer SeaweedFS also starts Iceberg and Lance catalog servers on fixed ports (8181,
+        # 9101); a second server on the machine would die on them, and we use neither.
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
     ]
     log = (log_file or data_dir / "weed.log").open("ab")
     process = subprocess.Popen(
