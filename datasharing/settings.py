@@ -221,6 +221,12 @@ WORKFLOW_OUTPUT_URI_TEMPLATE = env.str(
 WORKFLOW_OUTPUT_BUCKET = env.str("WORKFLOW_OUTPUT_BUCKET", default="demo-facility-analysis")
 DEMO_PRIMARY_BUCKET = env.str("DEMO_PRIMARY_BUCKET", default="demo-facility-primary")
 
+# --- Report ---------------------------------------------------------------------------------
+# Lifetime of the presigned report URL returned by `GET /api/v1/package/{id}:getSummaryReport`.
+REPORT_URL_EXPIRY_SECONDS = env.int("REPORT_URL_EXPIRY_SECONDS", default=3600)
+# Rows per table in the PDF report beyond which it is cut, saying so (the HTML lists every row).
+REPORT_PDF_MAX_ROWS = env.int("REPORT_PDF_MAX_ROWS", default=500)
+
 # --- Logging ------------------------------------------------------------------------------
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

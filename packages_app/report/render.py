@@ -1,0 +1,285 @@
+"""Render a report to HTML (self-contained, interactive) and to PDF (WeasyPrint).
+
+The templates run in the report's own template engine, so they can use their filters without
+touching the project's template settings, and autoescaping is always on. The HTML's tables travel
+as a JSON data island (escaped for <script>); the page's JavaScript writes them with textContent.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.template import Context, Engine
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+
+from packages_app.report.charts import report_charts
+from packages_app.report.content import ARCHIVED, RESTORING, Column, ReportContent, Table
+from packages_app.report.formatting import human_size, utc_text
+
+logger = logging.getLogger(__name__)
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+BREAKDOWN_LIMIT = 50
+# JSON inside <script> must not be able to close the element or open a comment.
+_SCRIPT_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026"}
+
+
+@functools.cache
+def _engine() -> Engine:
+    return Engine(
+        dirs=[str(TEMPLATES)],
+        libraries={"report_tags": "packages_app.report.template_tags"},
+        autoescape=True,
+    )
+
+
+@functools.cache
+def _asset(name: str) -> SafeString:
+    text = (ASSETS / name).read_text(encoding="utf-8")
+    # Our own files, inlined verbatim: they must not be able to end their element early.
+    if "</script" in text.lower() or "</style" in text.lower():
+        raise ValueError(f"report asset {name} contains a closing script/style tag")
+    return mark_safe(text)  # noqa: S308 -- repository file, checked above
+
+
+def _json_script(value: Any, element_id: str) -> SafeString:
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False).translate(_SCRIPT_ESCAPES)
+    return format_html(
+        '<script id="{}" type="application/json">{}</script>',
+        element_id,
+        mark_safe(text),  # noqa: S308 -- JSON with <, > and & escaped as \\u sequences
+    )
+
+
+def _common_context(content: ReportContent) -> dict[str, Any]:
+    charts = report_charts(content)
+    return {
+        "c": content,
+        "totals": content.totals,
+        # Each breakdown table is shown with its chart; the per-library chart stands alone.
+        "sections": [
+            {"breakdown": breakdown, "chart": charts.get(breakdown.key)}
+            for breakdown in content.breakdowns
+        ],
+        "library_chart": charts.get("library"),
+        "request_time": utc_text(content.request_time),
+        "completion_time": utc_text(content.completion_time),
+        "expires_at": utc_text(content.expires_at),
+        "generated_at": utc_text(content.generated_at),
+        "breakdown_limit": BREAKDOWN_LIMIT,
+    }
+
+
+def report_html_render(content: ReportContent) -> str:
+    """The interactive, self-contained HTML report (no external reference of any kind)."""
+    data = {
+        "packageId": content.package_id,
+        "packageName": content.package_name,
+        "tables": [table.as_json() for table in content.tables],
+    }
+    context = {
+        **_common_context(content),
+        "css": _asset("report.css"),
+        "js": _asset("report.js"),
+        "report_data_script": _json_script(data, "report-data"),
+        "pdf": False,
+    }
+    return _engine().get_template("report/report.html").render(_template_context(context))
+
+
+# --- PDF ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class PdfTable:
+    title: str
+    description: str
+    headers: list[tuple[str, str]]
+    rows: list[list[tuple[str, str]]]
+    total: int
+    noun_plural: str
+    widths: list[float] = field(default_factory=list)  # column widths in % (fixed layout)
+
+    @property
+    def truncated(self) -> bool:
+        return len(self.rows) < self.total
+
+
+def _pdf_cell(column: Column, value: Any) -> tuple[str, str]:
+    """(text, css class) of one PDF table cell."""
+    if value is None or value == "":
+        return "", ""
+    if column.kind == "bytes":
+        return human_size(int(value)), "num"
+    if column.kind == "int":
+        return (f"{value:,}" if column.key != "lane" else str(value)), "num"
+    if column.kind == "path":
+        return str(value), "path"
+    if column.kind == "state":
+        return str(value), f"state-{value}"
+    if column.kind == "status":
+        upper = str(value).upper()
+        css = (
+            "status-ok"
+            if upper == "SUCCEEDED"
+            else "status-bad"
+            if upper in {"FAILED", "ABORTED"}
+            else ""
+        )
+        return str(value), css
+    text = str(value)
+    return text, "wrap" if len(text) > 40 else ""
+
+
+# Widths in mm of one character at the PDF table's font sizes (DejaVu Sans 6.6pt has wide
+# digits; paths are DejaVu Sans Mono 6.1pt), the cell padding, and the A4-landscape text width.
+_SANS_CHAR_MM = 1.6
+_MONO_CHAR_MM = 1.3
+_CELL_PADDING_MM = 2.5
+_PAGE_WIDTH_MM = 273.0
+_MIN_PATH_MM = 55.0
+
+
+def _column_widths(
+    headers: list[tuple[str, str]], rows: list[list[tuple[str, str]]]
+) -> list[float]:
+    """Column widths (percent) that fit each column's longest cell; paths give way and wrap.
+
+    WeasyPrint's automatic table layout measures every cell's minimum width, which takes
+    seconds for a few hundred rows; a fixed layout with these widths takes a fraction of that.
+    """
+    needs = []
+    for position, (label, css) in enumerate(headers):
+        longest = max((len(row[position][0]) for row in rows), default=0)
+        if css == "path":
+            needs.append(min(longest, 120) * _MONO_CHAR_MM + _CELL_PADDING_MM)
+        else:
+            # Headers may wrap onto two lines; values should not.
+            chars = max(min(longest, 40), min(len(label), 12), 3)
+            needs.append(chars * _SANS_CHAR_MM + _CELL_PADDING_MM)
+    excess = sum(needs) - _PAGE_WIDTH_MM
+    paths = [position for position, (_label, css) in enumerate(headers) if css == "path"]
+    for position in paths:
+        if excess <= 0:
+            break
+        give = min(excess, max(needs[position] - _MIN_PATH_MM, 0))
+        needs[position] -= give
+        excess -= give
+    total = sum(needs) or 1.0
+    return [round(100 * need / total, 2) for need in needs]
+
+
+def _pdf_plural(noun: str) -> str:
+    return noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
+
+
+def _pdf_table(table: Table, *, max_rows: int, positions: list[int] | None = None) -> PdfTable:
+    positions = positions if positions is not None else table.pdf_columns()
+    columns = [table.columns[position] for position in positions]
+    headers = [
+        (
+            column.label,
+            "num" if column.kind in {"int", "bytes"} else "path" if column.kind == "path" else "",
+        )
+        for column in columns
+    ]
+    rows = [
+        [_pdf_cell(table.columns[position], row[position]) for position in positions]
+        for row in table.rows[:max_rows]
+    ]
+    return PdfTable(
+        table.title,
+        table.description,
+        headers,
+        rows,
+        len(table.rows),
+        _pdf_plural(table.noun),
+        _column_widths(headers, rows),
+    )
+
+
+def _archived_table(content: ReportContent, *, max_rows: int) -> PdfTable | None:
+    """Every file still archived, across FASTQs and secondary files (the tables may be cut)."""
+    rows: list[list[tuple[str, str]]] = []
+    total = 0
+    for key in ("fastqs", "files"):
+        table = content.table(key)
+        path, size, storage_class, state = (
+            table.index("relative_path"),
+            table.index("bytes"),
+            table.index("storage_class"),
+            table.index("archive_state"),
+        )
+        for row in table.rows:
+            if row[state] not in (ARCHIVED, RESTORING):
+                continue
+            total += 1
+            if len(rows) < max_rows:
+                rows.append(
+                    [
+                        (str(row[path]), "path"),
+                        (str(row[storage_class]), ""),
+                        (str(row[state]), f"state-{row[state]}"),
+                        (human_size(int(row[size])), "num"),
+                        (f"{int(row[size]):,}", "num"),
+                    ]
+                )
+    if not total:
+        return None
+    headers = [
+        ("Relative path", "path"),
+        ("Storage class", ""),
+        ("Archive", ""),
+        ("Size", "num"),
+        ("Bytes", "num"),
+    ]
+    return PdfTable(
+        "Archived files", "", headers, rows, total, "archived files", _column_widths(headers, rows)
+    )
+
+
+def _css_string(text: str) -> SafeString:
+    """`text` as a CSS string literal body: everything but letters and digits hex-escaped."""
+    return mark_safe(  # noqa: S308 -- only [A-Za-z0-9 ] and CSS hex escapes remain
+        "".join(
+            ch if ch.isascii() and (ch.isalnum() or ch == " ") else f"\\{ord(ch):06x}"
+            for ch in text
+        )
+    )
+
+
+def _refuse_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    # The report has no external resources; fetching anything would be a bug or an injection.
+    raise ValueError(f"the report PDF does not fetch {url!r}")
+
+
+def report_pdf_render(content: ReportContent, *, max_rows: int | None = None) -> bytes:
+    """The PDF report: the same summary and tables laid out for print; tables longer than
+    `max_rows` (REPORT_PDF_MAX_ROWS) are cut, saying so."""
+    import weasyprint  # heavy import (pango, cairo): only where PDFs are made
+
+    limit = settings.REPORT_PDF_MAX_ROWS if max_rows is None else max_rows
+    archived = _archived_table(content, max_rows=limit)
+    context = {
+        **_common_context(content),
+        "css": _asset("pdf.css"),
+        "pdf": True,
+        "archived_table": archived,
+        "pdf_tables": [_pdf_table(table, max_rows=limit) for table in content.tables],
+        "footer_text": _css_string(f"{content.pdf_name} · {content.package_id}"),
+    }
+    html = _engine().get_template("report/report_pdf.html").render(_template_context(context))
+    document = weasyprint.HTML(string=html, url_fetcher=_refuse_fetch)
+    return bytes(document.write_pdf())
+
+
+def _template_context(values: dict[str, Any]) -> Context:
+    return Context(values, autoescape=True)
