@@ -224,8 +224,9 @@ DEMO_PRIMARY_BUCKET = env.str("DEMO_PRIMARY_BUCKET", default="demo-facility-prim
 # --- Report ---------------------------------------------------------------------------------
 # Lifetime of the presigned report URL returned by `GET /api/v1/package/{id}:getSummaryReport`.
 REPORT_URL_EXPIRY_SECONDS = env.int("REPORT_URL_EXPIRY_SECONDS", default=3600)
-# Rows per table in the PDF report beyond which it is cut, saying so (the HTML lists every row).
-REPORT_PDF_MAX_ROWS = env.int("REPORT_PDF_MAX_ROWS", default=500)
+# Table rows the PDF report lists in all; longer tables are cut to a share, saying so (the HTML
+# lists every row). WeasyPrint lays out about a thousand cells a second: this bounds PDF time.
+REPORT_PDF_MAX_ROWS = env.int("REPORT_PDF_MAX_ROWS", default=400)
 
 # --- Logging ------------------------------------------------------------------------------
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")

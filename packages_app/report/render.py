@@ -106,7 +106,7 @@ class PdfTable:
     rows: list[list[tuple[str, str]]]
     total: int
     noun_plural: str
-    widths: list[float] = field(default_factory=list)  # column widths in % (fixed layout)
+    widths: list[float] = field(default_factory=list)  # column widths in mm (fixed layout)
 
     @property
     def truncated(self) -> bool:
@@ -151,7 +151,7 @@ _MIN_PATH_MM = 55.0
 def _column_widths(
     headers: list[tuple[str, str]], rows: list[list[tuple[str, str]]]
 ) -> list[float]:
-    """Column widths (percent) that fit each column's longest cell; paths give way and wrap.
+    """Column widths (mm) that fit each column's longest cell; paths give way and wrap.
 
     WeasyPrint's automatic table layout measures every cell's minimum width, which takes
     seconds for a few hundred rows; a fixed layout with these widths takes a fraction of that.
@@ -174,7 +174,8 @@ def _column_widths(
         needs[position] -= give
         excess -= give
     total = sum(needs) or 1.0
-    return [round(100 * need / total, 2) for need in needs]
+    # Absolute lengths: WeasyPrint resolves percentages again for every cell.
+    return [round(_PAGE_WIDTH_MM * need / total, 2) for need in needs]
 
 
 def _pdf_plural(noun: str) -> str:
@@ -261,19 +262,43 @@ def _refuse_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
     raise ValueError(f"the report PDF does not fetch {url!r}")
 
 
+def share_rows(lengths: list[int], budget: int) -> list[int]:
+    """Rows each table may show when all together may show `budget`: short tables in full,
+    the rest an equal share of what is left (water-filling)."""
+    shares = [0] * len(lengths)
+    remaining = max(budget, 0)
+    order = sorted(range(len(lengths)), key=lambda index: lengths[index])
+    for position, index in enumerate(order):
+        fair = remaining // (len(order) - position)
+        shares[index] = min(lengths[index], fair)
+        remaining -= shares[index]
+    return shares
+
+
 def report_pdf_render(content: ReportContent, *, max_rows: int | None = None) -> bytes:
-    """The PDF report: the same summary and tables laid out for print; tables longer than
-    `max_rows` (REPORT_PDF_MAX_ROWS) are cut, saying so."""
+    """The PDF report: the same summary and tables laid out for print.
+
+    Its tables list at most `max_rows` rows together (REPORT_PDF_MAX_ROWS): a short table is
+    listed in full, longer ones are cut to an equal share of the rest, saying so. WeasyPrint
+    lays out roughly a thousand table cells per second, so this keeps any package's PDF to
+    seconds; the HTML report lists every row.
+    """
     import weasyprint  # heavy import (pango, cairo): only where PDFs are made
 
-    limit = settings.REPORT_PDF_MAX_ROWS if max_rows is None else max_rows
-    archived = _archived_table(content, max_rows=limit)
+    budget = settings.REPORT_PDF_MAX_ROWS if max_rows is None else max_rows
+    archived_rows, *table_rows = share_rows(
+        [content.totals.not_restored_files, *(len(table.rows) for table in content.tables)], budget
+    )
+    archived = _archived_table(content, max_rows=archived_rows)
     context = {
         **_common_context(content),
         "css": _asset("pdf.css"),
         "pdf": True,
         "archived_table": archived,
-        "pdf_tables": [_pdf_table(table, max_rows=limit) for table in content.tables],
+        "pdf_tables": [
+            _pdf_table(table, max_rows=rows)
+            for table, rows in zip(content.tables, table_rows, strict=True)
+        ],
         "footer_text": _css_string(f"{content.pdf_name} · {content.package_id}"),
     }
     html = _engine().get_template("report/report_pdf.html").render(_template_context(context))

@@ -14,7 +14,7 @@ from pypdf import PdfReader
 from catalog_app.models import Library
 from packages_app.models import DataType, Package, PackageFile, PackageLibrary
 from packages_app.report.content import report_content_build
-from packages_app.report.render import report_html_render, report_pdf_render
+from packages_app.report.render import report_html_render, report_pdf_render, share_rows
 from tests.packages_app.report_builders import (
     freeze_demo_package,
     make_synthetic_package,
@@ -269,13 +269,22 @@ def test_pdf_has_pages_with_the_summary_and_every_file_of_a_small_package(
         assert path in compact, path  # paths wrap in table cells; compare without whitespace
 
 
+def test_pdf_row_budget_lists_short_tables_in_full_and_shares_the_rest() -> None:
+    assert share_rows([5, 300, 20, 1000], 100) == [5, 37, 20, 38]
+    assert share_rows([5, 10], 100) == [5, 10]
+    assert share_rows([50, 50, 50], 0) == [0, 0, 0]
+    assert sum(share_rows([21, 14, 76, 26, 226], 400)) == 363  # the demo package: nothing cut
+
+
 def test_pdf_cuts_long_tables_and_says_so(db: None) -> None:
-    package = make_synthetic_package(libraries=30, runs=3)
+    package = make_synthetic_package(libraries=30, runs=3)  # 120 FASTQs, 15 analyses, 120 files
     content = report_content_build(package=package)
-    reader = PdfReader(io.BytesIO(report_pdf_render(content, max_rows=10)))
+    reader = PdfReader(io.BytesIO(report_pdf_render(content, max_rows=100)))
     text = re.sub(r"\s+", " ", "".join(page.extract_text() for page in reader.pages))
-    assert "shows the first 10 of 120 files" in text
-    assert "shows the first 10 of 30 libraries" in text
+    # The 15 analyses and 16 archived files are listed in full; the rest share 69 rows.
+    assert "shows the first 23 of 30 libraries" in text
+    assert text.count("shows the first 23 of 120 files") == 2
+    assert "of 15 workflow runs" not in text and "archived files;" not in text
     assert "The HTML report lists every one" in text
 
 

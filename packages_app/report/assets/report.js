@@ -122,6 +122,7 @@
     this.query = "";
     this.columnFilters = {};
     this.archivedOnly = false;
+    this.hidden = {};
     this.page = 0;
     this.pageSize = 100;
     this.searchText = null;
@@ -167,10 +168,15 @@
       }
       tools.appendChild(this.archivedToggle);
     }
+    tools.appendChild(this.buildColumnMenu());
     var reset = element("button", { type: "button", title: "Clear filters and sorting" }, "Reset");
     reset.addEventListener("click", function () { self.reset(); });
     tools.appendChild(reset);
-    this.csvButton = element("button", { type: "button", className: "primary" }, "Download CSV");
+    this.csvButton = element(
+      "button",
+      { type: "button", className: "primary", title: "The matching rows, all pages, shown columns" },
+      "Download CSV"
+    );
     this.csvButton.addEventListener("click", function () { self.downloadCsv(); });
     tools.appendChild(this.csvButton);
     this.status = element("span", { className: "status", "aria-live": "polite" });
@@ -259,6 +265,55 @@
     this.host.appendChild(pager);
   };
 
+  TableView.prototype.buildColumnMenu = function () {
+    var self = this;
+    var menu = element("details", { className: "columns-menu" });
+    this.columnSummary = element("summary", null, "Columns");
+    menu.appendChild(this.columnSummary);
+    var list = element("div", { className: "menu" });
+    this.columns.forEach(function (column, index) {
+      var label = element("label");
+      var checkbox = element("input", { type: "checkbox" });
+      checkbox.checked = true;
+      checkbox.addEventListener("change", function () { self.setColumnShown(index, checkbox.checked); });
+      label.appendChild(checkbox);
+      label.appendChild(document.createTextNode(" " + column.label));
+      list.appendChild(label);
+    });
+    menu.appendChild(list);
+    document.addEventListener("click", function (event) {
+      if (menu.open && !menu.contains(event.target)) menu.open = false;
+    });
+    return menu;
+  };
+
+  TableView.prototype.setColumnShown = function (index, shown) {
+    if (shown) delete this.hidden[index];
+    else {
+      this.hidden[index] = true;
+      // A hidden column must not keep filtering rows nobody can see why.
+      if (this.columnFilters[index]) {
+        delete this.columnFilters[index];
+        this.filterInputs[index].value = "";
+        this.filterInputs[index].classList.remove("active");
+        this.computeView();
+      }
+      if (this.sortColumn === index) {
+        this.sortColumn = -1;
+        this.computeView();
+      }
+    }
+    this.headers[index].hidden = !shown;
+    this.filterInputs[index].parentNode.hidden = !shown;
+    this.render();
+  };
+
+  TableView.prototype.shownColumns = function () {
+    var shown = [];
+    for (var c = 0; c < this.columns.length; c++) if (!this.hidden[c]) shown.push(c);
+    return shown;
+  };
+
   TableView.prototype.rowSearchText = function (index) {
     if (!this.searchText) this.searchText = new Array(this.rows.length);
     var text = this.searchText[index];
@@ -325,13 +380,14 @@
     var start = this.page * this.pageSize;
     var end = Math.min(start + this.pageSize, shown);
     var fragment = document.createDocumentFragment();
-    for (var i = start; i < end; i++) fragment.appendChild(this.renderRow(this.rows[this.view[i]]));
+    var columns = this.shownColumns();
+    for (var i = start; i < end; i++) fragment.appendChild(this.renderRow(this.rows[this.view[i]], columns));
     if (!shown) {
       var tr = element("tr");
       var message = total
         ? "No " + this.spec.noun + " matches these filters."
         : "This package has no " + this.spec.title.toLowerCase() + ".";
-      tr.appendChild(element("td", { className: "empty", colspan: String(this.columns.length) }, message));
+      tr.appendChild(element("td", { className: "empty", colspan: String(columns.length) }, message));
       fragment.appendChild(tr);
     }
     this.body.textContent = "";
@@ -349,6 +405,10 @@
     this.pageButtons[0].disabled = this.pageButtons[1].disabled = this.page === 0;
     this.pageButtons[2].disabled = this.pageButtons[3].disabled = this.page >= this.pageCount() - 1;
     this.csvButton.textContent = "Download CSV (" + formatInt(shown) + ")";
+    this.columnSummary.textContent =
+      columns.length === this.columns.length
+        ? "Columns"
+        : "Columns (" + columns.length + " of " + this.columns.length + ")";
     this.csvButton.disabled = !shown;
     this.headers.forEach(function (th, index) {
       var sorted = index === self.sortColumn;
@@ -361,10 +421,11 @@
     }
   };
 
-  TableView.prototype.renderRow = function (row) {
+  TableView.prototype.renderRow = function (row, columns) {
     var tr = document.createElement("tr");
     if (this.archiveColumn !== null && ARCHIVED_STATES[row[this.archiveColumn]]) tr.className = "is-archived";
-    for (var c = 0; c < this.columns.length; c++) {
+    for (var n = 0; n < columns.length; n++) {
+      var c = columns[n];
       var kind = this.columns[c].kind;
       var value = row[c];
       var td = document.createElement("td");
@@ -431,11 +492,12 @@
 
   TableView.prototype.downloadCsv = function () {
     var columns = this.columns;
-    var lines = [columns.map(function (column) { return csvCell("text", column.label); }).join(",")];
+    var shown = this.shownColumns();
+    var lines = [shown.map(function (c) { return csvCell("text", columns[c].label); }).join(",")];
     for (var i = 0; i < this.view.length; i++) {
       var row = this.rows[this.view[i]];
       var cells = [];
-      for (var c = 0; c < columns.length; c++) cells.push(csvCell(columns[c].kind, row[c]));
+      for (var n = 0; n < shown.length; n++) cells.push(csvCell(columns[shown[n]].kind, row[shown[n]]));
       lines.push(cells.join(","));
     }
     var blob = new Blob(["\ufeff" + lines.join("\r\n") + "\r\n"], { type: "text/csv;charset=utf-8" });
