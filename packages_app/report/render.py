@@ -139,40 +139,73 @@ def _pdf_cell(column: Column, value: Any) -> tuple[str, str]:
     return text, "wrap" if len(text) > 40 else ""
 
 
-# Widths in mm of one character at the PDF table's font sizes (DejaVu Sans 6.6pt has wide
-# digits; paths are DejaVu Sans Mono 6.1pt), the cell padding, and the A4-landscape text width.
-_SANS_CHAR_MM = 1.6
-_MONO_CHAR_MM = 1.3
-_CELL_PADDING_MM = 2.5
+# PDF table geometry: A4 landscape text width, cell padding, DejaVu Sans at 6.6pt for text
+# (advance widths in em below; 1 em = 6.6 pt = 2.33 mm) and DejaVu Sans Mono at 6.1pt for paths.
 _PAGE_WIDTH_MM = 273.0
-_MIN_PATH_MM = 55.0
+_CELL_PADDING_MM = 2.6
+_EM_MM = 6.6 * 0.3528
+_MONO_CHAR_MM = 6.1 * 0.3528 * 0.602
+_MIN_PATH_MM = 60.0
+_WRAP_FROM_MM = 24.0
+_SANS_EM = {
+    **dict.fromkeys("0123456789", 0.636),
+    **dict.fromkeys("abdeghnopqu", 0.63),
+    **dict.fromkeys("ckvxyz", 0.59),
+    **dict.fromkeys("fijlrt", 0.40),
+    "m": 0.974,
+    "w": 0.818,
+    "s": 0.521,
+    **dict.fromkeys("ABCDEFGHIJKLMNOPQRSTUVWXYZ", 0.74),
+    "M": 0.863,
+    "W": 0.989,
+    "I": 0.295,
+    **dict.fromkeys(" .,:;!|'/", 0.34),
+    **dict.fromkeys("-()[]", 0.40),
+    "_": 0.5,
+}
+
+
+def _text_mm(text: str) -> float:
+    return sum(_SANS_EM.get(ch, 0.7) for ch in text) * _EM_MM
 
 
 def _column_widths(
     headers: list[tuple[str, str]], rows: list[list[tuple[str, str]]]
 ) -> list[float]:
-    """Column widths (mm) that fit each column's longest cell; paths give way and wrap.
+    """Column widths (mm) that fit each column's widest cell; paths take the room left and wrap.
 
     WeasyPrint's automatic table layout measures every cell's minimum width, which takes
     seconds for a few hundred rows; a fixed layout with these widths takes a fraction of that.
     """
     needs = []
     for position, (label, css) in enumerate(headers):
-        longest = max((len(row[position][0]) for row in rows), default=0)
         if css == "path":
-            needs.append(min(longest, 120) * _MONO_CHAR_MM + _CELL_PADDING_MM)
-        else:
-            # Headers may wrap onto two lines; values should not.
-            chars = max(min(longest, 40), min(len(label), 12), 3)
-            needs.append(chars * _SANS_CHAR_MM + _CELL_PADDING_MM)
-    excess = sum(needs) - _PAGE_WIDTH_MM
+            longest = max((len(row[position][0]) for row in rows), default=0)
+            needs.append(longest * _MONO_CHAR_MM + _CELL_PADDING_MM)
+            continue
+        # Archive states are bold; the 8% covers kerning and rounding.
+        bold = 1.12 if any(row[position][1].startswith("state-") for row in rows) else 1.0
+        widest = max((_text_mm(row[position][0][:60]) for row in rows), default=0.0) * 1.08 * bold
+        # A header may wrap onto two lines, but not in the middle of a word.
+        header = max(_text_mm(word) * 1.1 for word in label.split()) if label else 0.0
+        needs.append(max(widest, header, 6.0) + _CELL_PADDING_MM)
     paths = [position for position, (_label, css) in enumerate(headers) if css == "path"]
+    room = _PAGE_WIDTH_MM - sum(need for i, need in enumerate(needs) if i not in paths)
+    if paths and room >= _MIN_PATH_MM * len(paths):
+        # Paths get all the room left (they wrap when longer); other columns keep their width.
+        wanted = sum(needs[i] for i in paths)
+        for position in paths:
+            needs[position] = max(room * needs[position] / wanted, _MIN_PATH_MM)
+        return [round(need, 2) for need in needs]
     for position in paths:
-        if excess <= 0:
-            break
-        give = min(excess, max(needs[position] - _MIN_PATH_MM, 0))
-        needs[position] -= give
-        excess -= give
+        needs[position] = min(needs[position], _MIN_PATH_MM)
+    excess = sum(needs) - _PAGE_WIDTH_MM
+    if excess > 0:
+        # Still too wide: long text columns wrap too; short ones (codes, numbers) never do.
+        slack = {i: need - _WRAP_FROM_MM for i, need in enumerate(needs) if need > _WRAP_FROM_MM}
+        total_slack = sum(slack.values()) or 1.0
+        for position, spare in slack.items():
+            needs[position] -= min(spare, excess * spare / total_slack)
     total = sum(needs) or 1.0
     # Absolute lengths: WeasyPrint resolves percentages again for every cell.
     return [round(_PAGE_WIDTH_MM * need / total, 2) for need in needs]

@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 HOSTILE = '<img src=x onerror="alert(document.domain)">'
+FORMULA = '=HYPERLINK("http://evil.example","click")'
 
 
 @contextlib.contextmanager
@@ -85,7 +86,7 @@ def column_keys(page: Page, table_key: str) -> list[str]:
 def report_file(demo_catalog: Path, admin_user: User, tmp_path: Path) -> Path:
     package = freeze_demo_package(user=admin_user)
     library = PackageLibrary.objects.get(package=package, library_id="L2400102")
-    library.metadata = {**library.metadata, "sample_id": HOSTILE}
+    library.metadata = {**library.metadata, "sample_id": HOSTILE, "external_sample_id": FORMULA}
     library.save()
     path = tmp_path / "SummaryReport.demo-report.html"
     path.write_text(report_html_render(report_content_build(package=package)), encoding="utf-8")
@@ -189,11 +190,23 @@ def check_offline_report(browser: Browser, report_file: Path) -> None:
     page.locator("#files .pager select").select_option("25")
     assert files.count() == 25
     page.locator("#files .pager button", has_text="Next").click()
-    assert page.locator("#files .pager span").first.inner_text().startswith("Rows 26\u201350 of 226")
+    assert (
+        page.locator("#files .pager span").first.inner_text().startswith("Rows 26\u201350 of 226")
+    )
     page.screenshot(path=str(ARTIFACTS / "report-secondary-files.png"))
 
     page.locator(".tabs a", has_text="Metadata").click()
     page.screenshot(path=str(ARTIFACTS / "report-metadata.png"))
+    # Spreadsheets must not run catalog text as a formula.
+    page.locator("#metadata input[type=search]").fill("L2400102")
+    expect(page.locator("#metadata .status")).to_have_text("1 of 21 libraries match")
+    with page.expect_download() as download_info:
+        page.locator("#metadata button.primary").click()
+    text = Path(download_info.value.path()).read_text(encoding="utf-8-sig")
+    metadata_rows = list(csv.reader(io.StringIO(text)))
+    exported = dict(zip(metadata_rows[0], metadata_rows[1], strict=True))
+    assert exported["External sample"] == "'" + FORMULA
+    assert exported["Sample"] == HOSTILE
     watch.assert_clean()
     context.close()
 
