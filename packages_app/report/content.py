@@ -8,6 +8,7 @@ A constant number of queries whatever the package size (one per table).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -300,15 +301,16 @@ class _Library:
     library_id: str
     metadata: dict[str, Any]
 
-    @property
+    # Cached: read once per library, used for each of its files.
+    @functools.cached_property
     def sample_id(self) -> str:
         return _text(_lookup(self.metadata, "sample_id"))
 
-    @property
+    @functools.cached_property
     def subject_id(self) -> str:
         return _text(_lookup(self.metadata, "subject_id"))
 
-    @property
+    @functools.cached_property
     def projects(self) -> list[str]:
         return _list(_lookup(self.metadata, "project_ids"))
 
@@ -369,7 +371,8 @@ def report_content_build(*, package: Package) -> ReportContent:
 
     fastq_table = _fastq_table()
     files_table = _secondary_files_table()
-    library_fastq: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # files, bytes, archived
+    # Per library: FASTQ files, readable bytes, archived (not restored) bytes.
+    library_fastq: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     run_stats: dict[str, dict[str, Any]] = {}
     project_stats: dict[str, BreakdownRow] = {}
     project_libraries: dict[str, set[str]] = defaultdict(set)
