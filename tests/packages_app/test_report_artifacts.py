@@ -183,7 +183,9 @@ def test_package_admin_page_links_to_the_report(demo_package: Package) -> None:
     from django.test import Client
 
     client = Client()
-    client.force_login(User.objects.create_superuser("report-admin", "r@example.org", "pw-tests-only"))
+    client.force_login(
+        User.objects.create_superuser("report-admin", "r@example.org", "pw-tests-only")
+    )
     page = client.get(f"/admin/packages_app/package/{demo_package.pk}/change/")
     assert page.status_code == 200
     assert f"/api/v1/package/{demo_package.id}/report" in page.content.decode()
