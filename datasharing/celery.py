@@ -10,6 +10,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "datasharing.settings")
 app = Celery("datasharing")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Task modules not named tasks.py (an app's areas kept apart; see each module).
+app.autodiscover_tasks(["packages_app"], related_name="report_tasks")
 
 
 @setup_logging.connect

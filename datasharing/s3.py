@@ -570,3 +570,27 @@ def artifact_key(*parts: str) -> str:
     cleaned = [p.strip("/") for p in parts if p.strip("/")]
     prefix = settings.ARTIFACT_PREFIX
     return "/".join([prefix, *cleaned] if prefix else cleaned)
+
+
+@dataclass(frozen=True)
+class ObjectStream:
+    """An open GET of one object: read `body` (`.iter_chunks()`), then close it."""
+
+    body: Any
+    size: int
+    content_type: str
+
+
+def open_object(bucket: str, key: str) -> ObjectStream | None:
+    """Start reading an object; None when it does not exist. The caller closes `body`."""
+    try:
+        response = client().get_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if is_not_found(exc):
+            return None
+        raise
+    return ObjectStream(
+        body=response["Body"],
+        size=int(response.get("ContentLength", 0)),
+        content_type=response.get("ContentType") or "application/octet-stream",
+    )

@@ -257,6 +257,12 @@ PACKAGE_REFRESH_OUTPUT_LISTINGS = env.bool("PACKAGE_REFRESH_OUTPUT_LISTINGS", de
 PACKAGE_S3_CONCURRENCY = env.int("PACKAGE_S3_CONCURRENCY", default=8)
 # Most ids one request list may hold (libraryIdList, portalRunIdList, ...).
 PACKAGE_REQUEST_MAX_IDS = env.int("PACKAGE_REQUEST_MAX_IDS", default=20000)
+# --- Report ---------------------------------------------------------------------------------
+# Lifetime of the presigned report URL returned by `GET /api/v1/package/{id}:getSummaryReport`.
+REPORT_URL_EXPIRY_SECONDS = env.int("REPORT_URL_EXPIRY_SECONDS", default=3600)
+# Table rows the PDF report lists in all; longer tables are cut to a share, saying so (the HTML
+# lists every row). WeasyPrint lays out about a thousand cells a second: this bounds PDF time.
+REPORT_PDF_MAX_ROWS = env.int("REPORT_PDF_MAX_ROWS", default=400)
 
 # --- Logging ------------------------------------------------------------------------------
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")

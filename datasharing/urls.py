@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/v1/catalog/", include("catalog_app.urls")),
     path("api/v1/", include("sharing_app.presign_urls")),
     path("api/v1/", include("packages_app.urls")),
+    path("api/v1/", include("packages_app.report_urls")),
 ]
 
 admin.site.site_header = "datasharing"

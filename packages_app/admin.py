@@ -24,6 +24,7 @@ from packages_app.models import (
     WorkflowFileFilter,
     WorkflowFileFilterRule,
 )
+from packages_app.report.admin_links import report_admin_links, rerender_report_action
 
 INLINE_PAGE_SIZE = 50
 
@@ -122,7 +123,7 @@ class PackageAdmin(admin.ModelAdmin[Package]):
     list_select_related = ["requested_by"]
     date_hierarchy = "request_time"
     show_full_result_count = False
-    actions = ["abort_packages"]
+    actions = ["abort_packages", rerender_report_action]
     inlines = [PackageLibraryInline, PackageAnalysisInline, PackageFileInline]
     fields = readonly_fields = (
         "id",
@@ -146,10 +147,15 @@ class PackageAdmin(admin.ModelAdmin[Package]):
         "archived_file_count",
         "manifest_key",
         "checksums_key",
+        "report",
         "report_html_key",
         "report_pdf_key",
         "files_link",
     )
+
+    @admin.display(description="Report")
+    def report(self, obj: Package) -> str:
+        return report_admin_links(obj)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Packages are created through the API or `manage.py generate_package` (validated).

@@ -22,7 +22,7 @@ class PresignAdmin(admin.ModelAdmin[Presign]):
         "signer",
     ]
     list_filter = ["created_at", "signer"]
-    search_fields = ["id", "package_id", "package_name", "created_by__username"]
+    search_fields = ["id", "package__id", "package_name", "created_by__username"]
     list_select_related = ["created_by"]
     date_hierarchy = "created_at"
     readonly_fields = [field.name for field in Presign._meta.fields]

@@ -22,7 +22,10 @@ def test_role_groups_exist_after_migrate() -> None:
 
 
 @pytest.mark.django_db
-def test_health_reports_ok_when_everything_is_up() -> None:
+def test_health_reports_ok_when_everything_is_up(settings) -> None:  # type: ignore[no-untyped-def]
+    from datasharing import s3
+
+    s3.ensure_bucket(settings.ARTIFACT_BUCKET)
     response = APIClient().get("/healthz")
     assert response.status_code == 200
     assert response.json()["checks"] == {"database": "ok", "broker": "ok", "s3": "ok"}
