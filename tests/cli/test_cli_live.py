@@ -131,7 +131,7 @@ def test_presign_package_hands_over_a_download_script_that_fetches_every_file(
         "presign-package", "--package-id", package.id, env={"DATA_SHARING_TOKEN": viewer_token}
     )
     assert viewer.returncode == 6
-    assert "curators create, push and presign" in viewer.stderr
+    assert "curators also create packages, push and presign" in viewer.stderr
     unknown = live_cli("presign-package", "--package-id", "pkg.01JD5V7Q3S8K2M4N6P8R0T2V4X")
     assert unknown.returncode == 7, unknown.stderr
     running = Package.objects.create(

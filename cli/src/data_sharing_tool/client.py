@@ -56,11 +56,11 @@ def _error_message(response: httpx.Response) -> tuple[str, Any]:
     return f"HTTP {response.status_code} {reason}" + (f": {snippet}" if snippet else ""), None
 
 
-def _status_hint(status_code: int, path: str) -> str:
+def _status_hint(status_code: int, message: str) -> str:
     if status_code == 401:
         return " (check DATA_SHARING_TOKEN: the server did not accept it)"
-    if status_code == 403:
-        return " (your user lacks the role for this: curators create, push and presign)"
+    if status_code == 403 and ("role" in message or "permission to perform" in message):
+        return " (viewers read; curators also create packages, push and presign)"
     return ""
 
 
@@ -133,7 +133,7 @@ class Client:
             if response.status_code == 404 and message.startswith("No such endpoint"):
                 message += " (is DATA_SHARING_URL the datasharing service, and is it up to date?)"
             raise ApiError(
-                message + _status_hint(response.status_code, url),
+                message + _status_hint(response.status_code, message),
                 status_code=response.status_code,
                 exit_code=exit_code_for_status(response.status_code),
                 details=details,
@@ -162,7 +162,7 @@ class Client:
                     response.read()
                     message, details = _error_message(response)
                     raise ApiError(
-                        message + _status_hint(response.status_code, url),
+                        message + _status_hint(response.status_code, message),
                         status_code=response.status_code,
                         exit_code=exit_code_for_status(response.status_code),
                         details=details,
