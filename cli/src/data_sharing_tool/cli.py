@@ -310,6 +310,13 @@ Examples:
   data-sharing-tool push-package --package-id pkg.01J... \\
       --share-location s3://collaborator-bucket/incoming/ --wait
   data-sharing-tool presign-package --package-id pkg.01J...
+
+\b
+Exit codes:
+  0 ok (--wait: SUCCEEDED)   2 usage            3 invalid input, nothing sent
+  4 configuration            5 network          6 401/403    7 404    8 409
+  9 other 4xx                10 server error    11 job FAILED   12 job ABORTED
+  130 interrupted (a job being waited for keeps running)
 """,
 )
 @click.version_option(__version__, "--version", prog_name=PROG)
