@@ -17,6 +17,7 @@ urlpatterns = [
     path("schema/openapi.json", SpectacularJSONAPIView.as_view(), name="schema"),
     path("schema/swagger-ui", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/v1/catalog/", include("catalog_app.urls")),
+    path("api/v1/", include("sharing_app.urls")),
 ]
 
 admin.site.site_header = "datasharing"
