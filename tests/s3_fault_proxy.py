@@ -97,9 +97,15 @@ class S3FaultProxy:
                     payload = response.read()
                     self.send_response(response.status, response.reason)
                     for name, value in response.getheaders():
-                        if name.lower() not in {"transfer-encoding", "connection", "content-length"}:
+                        if name.lower() not in {
+                            "transfer-encoding",
+                            "connection",
+                            "content-length",
+                        }:
                             self.send_header(name, value)
-                    length = response.getheader("Content-Length") if self.command == "HEAD" else None
+                    length = (
+                        response.getheader("Content-Length") if self.command == "HEAD" else None
+                    )
                     self.send_header("Content-Length", length or str(len(payload)))
                     self.end_headers()
                     if self.command != "HEAD":

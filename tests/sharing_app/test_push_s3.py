@@ -45,17 +45,27 @@ def ledger(job: PushJob) -> dict[str, PushFile]:
 
 
 def test_push_copies_every_file_verifies_it_and_writes_receipts(
-    source_files, package_factory, bucket_factory, allow_destination, curator, run_push,
+    source_files,
+    package_factory,
+    dest_factory,
+    allow_destination,
+    curator,
+    run_push,
     finished_pushes,
 ) -> None:
     files = source_files(*FILES)
     package = package_factory(files, user=curator)
-    dest = bucket_factory("dst")
+    dest = dest_factory()
 
-    job = run_push(package, allow_destination(f"s3://{dest}/incoming/"))
+    job = run_push(package, allow_destination(dest.uri + "incoming/"))
 
     assert job.status == PushStatus.SUCCEEDED, job.error_message
-    assert (job.file_count, job.succeeded_count, job.skipped_count, job.failed_count) == (5, 5, 0, 0)
+    assert (job.file_count, job.succeeded_count, job.skipped_count, job.failed_count) == (
+        5,
+        5,
+        0,
+        0,
+    )
     assert job.transferred_bytes == job.total_bytes == sum(size for _, size in FILES)
     assert job.requested_by_name == curator.username
     rows = ledger(job)
@@ -64,13 +74,13 @@ def test_push_copies_every_file_verifies_it_and_writes_receipts(
         row = rows[source.relative_path]
         assert row.status == PushFileStatus.SUCCEEDED
         assert row.verification_method == "etag"
-        assert row.destination_uri == f"s3://{dest}/incoming/{source.relative_path}"
+        assert row.destination_uri == f"{dest.uri}incoming/{source.relative_path}"
         assert row.source_uri == f"s3://{source.bucket}/{source.key}"
         assert row.destination_etag == source.md5
         assert row.attempts == 1
         assert row.completed_at is not None
-        assert read_object(dest, f"incoming/{source.relative_path}") == source.body
-    keys = {obj.key for obj in s3.list_objects(dest, "incoming/")}
+        assert read_object(dest.bucket, dest.key(f"incoming/{source.relative_path}")) == source.body
+    keys = {obj.key.removeprefix(dest.prefix) for obj in s3.list_objects(dest.bucket, dest.prefix)}
     assert {
         "incoming/manifest.tsv",
         "incoming/checksums.md5",
@@ -78,19 +88,19 @@ def test_push_copies_every_file_verifies_it_and_writes_receipts(
         "incoming/datasharing-push.completed.json",
     } <= keys
     assert not any(".datasharing-write-check" in key for key in keys)
-    start = json.loads(read_object(dest, "incoming/datasharing-push.started.json"))
+    start = json.loads(read_object(dest.bucket, dest.key("incoming/datasharing-push.started.json")))
     assert start["pushJobId"] == job.id and start["fileCount"] == 5
-    end = json.loads(read_object(dest, "incoming/datasharing-push.completed.json"))
+    end = json.loads(read_object(dest.bucket, dest.key("incoming/datasharing-push.completed.json")))
     assert end["status"] == "SUCCEEDED" and end["succeededCount"] == 5
-    manifest = read_object(dest, "incoming/manifest.tsv").decode()
+    manifest = read_object(dest.bucket, dest.key("incoming/manifest.tsv")).decode()
     assert all(f.relative_path in manifest for f in files)
-    checksums = read_object(dest, "incoming/checksums.md5").decode()
+    checksums = read_object(dest.bucket, dest.key("incoming/checksums.md5")).decode()
     assert f"{files[0].md5}  {files[0].relative_path}" in checksums
     assert finished_pushes == [{"push_job_id": job.id, "status": "SUCCEEDED"}]
 
 
 def test_push_copies_the_package_report_when_there_is_one(
-    source_files, package_factory, bucket_factory, allow_destination, run_push
+    source_files, package_factory, dest_factory, allow_destination, run_push
 ) -> None:
     from django.conf import settings
 
@@ -99,26 +109,26 @@ def test_push_copies_the_package_report_when_there_is_one(
     package.report_html_key = s3.artifact_key(package.id, "report.html")
     s3.put_object(settings.ARTIFACT_BUCKET, package.report_html_key, b"<html>report</html>")
     package.save(update_fields=["report_html_key"])
-    dest = bucket_factory("dst")
+    dest = dest_factory()
 
-    job = run_push(package, allow_destination(f"s3://{dest}/"))
+    job = run_push(package, allow_destination(dest.uri))
 
     assert job.status == PushStatus.SUCCEEDED, job.error_message
-    assert read_object(dest, "report.html") == b"<html>report</html>"
+    assert read_object(dest.bucket, dest.key("report.html")) == b"<html>report</html>"
 
 
 def test_push_skips_files_already_identical_at_destination(
-    source_files, package_factory, bucket_factory, allow_destination, run_push
+    source_files, package_factory, dest_factory, allow_destination, run_push
 ) -> None:
     files = source_files(*FILES)
     package = package_factory(files)
-    dest = bucket_factory("dst")
+    dest = dest_factory()
     # Two files already there, identical; one with the same size but other content.
-    s3.put_object(dest, f"in/{files[0].relative_path}", files[0].body)
-    s3.put_object(dest, f"in/{files[2].relative_path}", files[2].body)
-    s3.put_object(dest, f"in/{files[1].relative_path}", b"x" * len(files[1].body))
+    s3.put_object(dest.bucket, dest.key(f"in/{files[0].relative_path}"), files[0].body)
+    s3.put_object(dest.bucket, dest.key(f"in/{files[2].relative_path}"), files[2].body)
+    s3.put_object(dest.bucket, dest.key(f"in/{files[1].relative_path}"), b"x" * len(files[1].body))
 
-    job = run_push(package, allow_destination(f"s3://{dest}/in/"))
+    job = run_push(package, allow_destination(dest.uri + "in/"))
 
     assert job.status == PushStatus.SUCCEEDED, job.error_message
     rows = ledger(job)
@@ -126,34 +136,38 @@ def test_push_skips_files_already_identical_at_destination(
     assert rows[files[0].relative_path].verification_method == "etag"
     assert rows[files[2].relative_path].status == PushFileStatus.SKIPPED
     assert rows[files[1].relative_path].status == PushFileStatus.SUCCEEDED
-    assert read_object(dest, f"in/{files[1].relative_path}") == files[1].body
+    assert read_object(dest.bucket, dest.key(f"in/{files[1].relative_path}")) == files[1].body
     assert (job.succeeded_count, job.skipped_count) == (3, 2)
     assert job.transferred_bytes == job.total_bytes - len(files[0].body) - len(files[2].body)
 
 
 def test_pushing_again_skips_everything_and_keeps_one_ledger_per_job(
-    source_files, package_factory, bucket_factory, allow_destination, run_push
+    source_files, package_factory, dest_factory, allow_destination, run_push
 ) -> None:
     package = package_factory(source_files(*FILES))
-    destination = allow_destination(f"s3://{bucket_factory('dst')}/")
+    destination = allow_destination(dest_factory().uri)
     first = run_push(package, destination)
     second = run_push(package, destination)
 
     assert first.status == second.status == PushStatus.SUCCEEDED
     assert {row.status for row in ledger(second).values()} == {PushFileStatus.SKIPPED}
-    assert PushFile.objects.filter(job=first).count() == PushFile.objects.filter(job=second).count() == 5
+    assert (
+        PushFile.objects.filter(job=first).count()
+        == PushFile.objects.filter(job=second).count()
+        == 5
+    )
 
 
 def test_large_files_are_copied_with_upload_part_copy(
-    source_files, package_factory, bucket_factory, allow_destination, run_push, settings
+    source_files, package_factory, dest_factory, allow_destination, run_push, settings
 ) -> None:
     settings.PUSH_MULTIPART_THRESHOLD = 6 * 1024**2
     settings.PUSH_MULTIPART_PART_SIZE = 5 * 1024**2
     files = source_files(("big.bam", 12 * 1024**2 + 17), ("small.txt", 10))
     package = package_factory(files)
-    dest = bucket_factory("dst")
+    dest = dest_factory()
 
-    job = run_push(package, allow_destination(f"s3://{dest}/"))
+    job = run_push(package, allow_destination(dest.uri))
 
     assert job.status == PushStatus.SUCCEEDED, job.error_message
     big = ledger(job)["big.bam"]
@@ -161,48 +175,49 @@ def test_large_files_are_copied_with_upload_part_copy(
     # Three parts of 5 MiB, 5 MiB and 2 MiB + 17 bytes: a multipart ETag.
     assert big.destination_etag.endswith("-3")
     assert big.verification_method in {"size+part-etags", "size"}
-    assert read_object(dest, "big.bam") == files[0].body
+    assert read_object(dest.bucket, dest.key("big.bam")) == files[0].body
     assert ledger(job)["small.txt"].verification_method == "etag"
 
 
 def test_multipart_copy_mirrors_the_part_size_of_a_multipart_source(
-    bucket_factory, package_factory, allow_destination, run_push, settings
+    dest_factory, package_factory, allow_destination, run_push, settings
 ) -> None:
     settings.PUSH_MULTIPART_THRESHOLD = 6 * 1024**2
     settings.PUSH_MULTIPART_PART_SIZE = 64 * 1024**2
-    source = bucket_factory("src")
+    place = dest_factory("src")
+    source, key = place.bucket, place.key("mp.bam")
     body = file_body("mp", 16 * 1024**2)
     client = s3.client()
-    upload = client.create_multipart_upload(Bucket=source, Key="mp.bam")["UploadId"]
+    upload = client.create_multipart_upload(Bucket=source, Key=key)["UploadId"]
     parts = []
     for number, first, last in s3.part_ranges(len(body), 6 * 1024**2):
         etag = client.upload_part(
-            Bucket=source, Key="mp.bam", UploadId=upload, PartNumber=number, Body=body[first : last + 1]
+            Bucket=source, Key=key, UploadId=upload, PartNumber=number, Body=body[first : last + 1]
         )["ETag"]
         parts.append({"PartNumber": number, "ETag": etag})
     client.complete_multipart_upload(
-        Bucket=source, Key="mp.bam", UploadId=upload, MultipartUpload={"Parts": parts}
+        Bucket=source, Key=key, UploadId=upload, MultipartUpload={"Parts": parts}
     )
-    package = package_factory([SourceFile(source, "mp.bam", "mp.bam", body)])
-    dest = bucket_factory("dst")
+    package = package_factory([SourceFile(source, key, "mp.bam", body)])
+    dest = dest_factory()
 
-    job = run_push(package, allow_destination(f"s3://{dest}/"))
+    job = run_push(package, allow_destination(dest.uri))
 
     assert job.status == PushStatus.SUCCEEDED, job.error_message
     # Same part layout as the source (6 MiB parts, not the configured 64 MiB): three parts.
     assert ledger(job)["mp.bam"].destination_etag.endswith("-3")
-    assert read_object(dest, "mp.bam") == body
+    assert read_object(dest.bucket, dest.key("mp.bam")) == body
 
 
 def test_a_source_changed_since_the_package_was_frozen_fails_that_file(
-    source_files, package_factory, bucket_factory, allow_destination, run_push, finished_pushes
+    source_files, package_factory, dest_factory, allow_destination, run_push, finished_pushes
 ) -> None:
     files = source_files(*FILES[:3])
     package = package_factory(files)
     s3.put_object(files[1].bucket, files[1].key, b"rewritten after freezing")
-    dest = bucket_factory("dst")
+    dest = dest_factory()
 
-    job = run_push(package, allow_destination(f"s3://{dest}/"))
+    job = run_push(package, allow_destination(dest.uri))
 
     assert job.status == PushStatus.FAILED
     assert "1 of 3 files failed" in job.error_message
@@ -210,26 +225,26 @@ def test_a_source_changed_since_the_package_was_frozen_fails_that_file(
     row = ledger(job)[files[1].relative_path]
     assert row.status == PushFileStatus.FAILED
     assert "changed since the package was frozen" in row.error
-    assert s3.head_object(dest, files[1].relative_path) is None
+    assert s3.head_object(dest.bucket, dest.key(files[1].relative_path)) is None
     assert ledger(job)[files[0].relative_path].status == PushFileStatus.SUCCEEDED
     # No receipts for an incomplete push; the end marker says what happened.
-    assert s3.head_object(dest, "manifest.tsv") is None
-    end = json.loads(read_object(dest, "datasharing-push.completed.json"))
+    assert s3.head_object(dest.bucket, dest.key("manifest.tsv")) is None
+    end = json.loads(read_object(dest.bucket, dest.key("datasharing-push.completed.json")))
     assert end["status"] == "FAILED" and end["failedCount"] == 1
     assert finished_pushes == [{"push_job_id": job.id, "status": "FAILED"}]
 
 
 def test_a_size_mismatch_after_the_copy_fails_that_file(
-    source_files, package_factory, bucket_factory, allow_destination, run_push
+    source_files, package_factory, dest_factory, allow_destination, run_push
 ) -> None:
     files = source_files(*FILES[:2])
     package = package_factory(files)
     PackageFile.objects.filter(package=package, relative_path=files[0].relative_path).update(
         size=len(files[0].body) + 1
     )
-    dest = bucket_factory("dst")
+    dest = dest_factory()
 
-    job = run_push(package, allow_destination(f"s3://{dest}/"))
+    job = run_push(package, allow_destination(dest.uri))
 
     row = ledger(job)[files[0].relative_path]
     assert row.status == PushFileStatus.FAILED
@@ -238,36 +253,36 @@ def test_a_size_mismatch_after_the_copy_fails_that_file(
 
 
 def test_throttling_is_retried_with_backoff_and_recorded_as_attempts(
-    source_files, package_factory, bucket_factory, allow_destination, run_push, settings, s3_proxy
+    source_files, package_factory, dest_factory, allow_destination, run_push, settings, s3_proxy
 ) -> None:
     settings.S3_MAX_ATTEMPTS = 0  # no client-level retries: our own per-file retries are tested
     settings.PUSH_RETRY_BASE_SECONDS = 0.01
     files = source_files(("only.fastq.gz", 100))
     package = package_factory(files)
-    dest = bucket_factory("dst")
+    dest = dest_factory()
     slow_down = s3_proxy.add(Rule(is_copy, status=503, times=2))
 
-    job = run_push(package, allow_destination(f"s3://{dest}/"))
+    job = run_push(package, allow_destination(dest.uri))
 
     assert job.status == PushStatus.SUCCEEDED, job.error_message
     assert slow_down.hits == 2
     row = ledger(job)["only.fastq.gz"]
     assert row.attempts == 3
-    assert read_object(dest, "only.fastq.gz") == files[0].body
+    assert read_object(dest.bucket, dest.key("only.fastq.gz")) == files[0].body
 
 
 def test_a_file_failing_after_every_retry_fails_cleanly_with_the_error(
-    source_files, package_factory, bucket_factory, allow_destination, run_push, settings, s3_proxy
+    source_files, package_factory, dest_factory, allow_destination, run_push, settings, s3_proxy
 ) -> None:
     settings.S3_MAX_ATTEMPTS = 0
     settings.PUSH_FILE_MAX_ATTEMPTS = 3
     settings.PUSH_RETRY_BASE_SECONDS = 0.01
     files = source_files(("a.fastq.gz", 100), ("b.fastq.gz", 100))
     package = package_factory(files)
-    dest = bucket_factory("dst")
+    dest = dest_factory()
     s3_proxy.add(Rule(lambda m, p, h: is_copy(m, p, h) and p.endswith("/a.fastq.gz"), status=500))
 
-    job = run_push(package, allow_destination(f"s3://{dest}/"))
+    job = run_push(package, allow_destination(dest.uri))
 
     assert job.status == PushStatus.FAILED
     row = ledger(job)["a.fastq.gz"]
@@ -278,28 +293,32 @@ def test_a_file_failing_after_every_retry_fails_cleanly_with_the_error(
 
 
 def test_write_check_failure_fails_the_push_before_any_copy(
-    source_files, package_factory, bucket_factory, allow_destination, run_push, settings, s3_proxy
+    source_files, package_factory, dest_factory, allow_destination, run_push, settings, s3_proxy
 ) -> None:
     settings.S3_MAX_ATTEMPTS = 0
     files = source_files(*FILES[:2])
     package = package_factory(files)
-    dest = bucket_factory("dst")
-    s3_proxy.add(Rule(lambda m, p, h: m == "PUT" and p.startswith(f"/{dest}/"), status=403))
+    dest = dest_factory()
+    s3_proxy.add(
+        Rule(
+            lambda m, p, h: m == "PUT" and p.startswith(f"/{dest.bucket}/{dest.prefix}"), status=403
+        )
+    )
 
-    job = run_push(package, allow_destination(f"s3://{dest}/"))
+    job = run_push(package, allow_destination(dest.uri))
 
     assert job.status == PushStatus.FAILED
-    assert job.error_message.startswith(f"Write check failed for s3://{dest}/")
+    assert job.error_message.startswith(f"Write check failed for {dest.uri}")
     assert "AccessDenied" in job.error_message
     assert not any(is_copy(m, p, {}) for m, p in s3_proxy.requests)
     assert not PushFile.objects.filter(job=job).exists()
 
 
 def test_a_redelivered_batch_copies_nothing_twice(
-    source_files, package_factory, bucket_factory, allow_destination, run_push, s3_proxy
+    source_files, package_factory, dest_factory, allow_destination, run_push, s3_proxy
 ) -> None:
     package = package_factory(source_files(*FILES))
-    job = run_push(package, allow_destination(f"s3://{bucket_factory('dst')}/"))
+    job = run_push(package, allow_destination(dest_factory().uri))
     ids = sorted(PushFile.objects.filter(job=job).values_list("id", flat=True))
     copies_before = sum(1 for m, p in s3_proxy.requests if m == "PUT")
 
@@ -312,8 +331,14 @@ def test_a_redelivered_batch_copies_nothing_twice(
 
 
 def test_batches_fan_out_by_configured_size(
-    source_files, package_factory, bucket_factory, allow_destination, settings,
-    django_capture_on_commit_callbacks, curator, monkeypatch,
+    source_files,
+    package_factory,
+    dest_factory,
+    allow_destination,
+    settings,
+    django_capture_on_commit_callbacks,
+    curator,
+    monkeypatch,
 ) -> None:
     settings.PUSH_BATCH_SIZE = 2
     package = package_factory(source_files(*FILES))
@@ -323,7 +348,7 @@ def test_batches_fan_out_by_configured_size(
     with django_capture_on_commit_callbacks(execute=True):
         job = services.push_create(
             package=package,
-            share_destination=allow_destination(f"s3://{bucket_factory('dst')}/"),
+            share_destination=allow_destination(dest_factory().uri),
             user=curator,
         )
     job.refresh_from_db()
