@@ -164,7 +164,15 @@ def run_batch(
 
 
 def _run(job_id: str, token: str, files: dict[int, FileTask], transfer: Transfer) -> None:
-    ready: list[FileOutcome] = transfer.prepare(list(files.values()))
+    try:
+        ready: list[FileOutcome] = transfer.prepare(list(files.values()))
+    except Exception as exc:
+        logger.exception("Could not prepare a batch of %d files", len(files))
+        message = f"Could not check the destination: {exc}"[:MAX_ERROR_LENGTH]
+        _record(
+            job_id, token, [FileOutcome(fid, PushFileStatus.FAILED, error=message) for fid in files]
+        )
+        return
     decided = {outcome.file_id for outcome in ready}
     to_transfer = [file for fid, file in files.items() if fid not in decided]
     unverified: list[FileOutcome] = []

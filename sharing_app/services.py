@@ -588,7 +588,7 @@ def push_reconcile(*, now: dt.datetime | None = None) -> dict[str, int]:
     for job in stale_jobs:
         with job_context(job.id):
             result[_resume_or_fail(job, now)] += 1
-    return dict(result)
+    return {key: count for key, count in result.items() if count}
 
 
 def _resume_or_fail(job: PushJob, now: dt.datetime) -> str:
