@@ -24,6 +24,9 @@ logger = logging.getLogger(__name__)
 
 # Up to this many keys are looked up with HEAD requests; more with one listing of their range.
 HEAD_LOOKUP_LIMIT = 3
+# A listing reads at most 3 objects per key wanted plus this many before giving up on it (the
+# range may hold many unrelated objects) and looking the remaining keys up one by one.
+LISTING_SLACK = 1000
 
 
 def describe_error(exc: BaseException) -> str:
@@ -52,7 +55,7 @@ def lookup_destination(
     if len(wanted) > HEAD_LOOKUP_LIMIT:
         # Character-wise on purpose: the longest shared key prefix narrows the listing.
         prefix = os.path.commonprefix(wanted)  # noqa: RUF071
-        budget = 3 * len(wanted) + 1000
+        budget = 3 * len(wanted) + LISTING_SLACK
         last_seen = ""
         completed = True
         for info in s3.list_objects_range(
