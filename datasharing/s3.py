@@ -561,6 +561,12 @@ def head_object_sse(bucket: str, key: str, *, s3_client: S3Client | None = None)
     return str(head.get("ServerSideEncryption") or "")
 
 
+def prefix_is_empty(bucket: str, prefix: str, *, s3_client: S3Client | None = None) -> bool:
+    """True when no object has a key starting with `prefix` (one listing request)."""
+    response = (s3_client or client()).list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+    return not response.get("Contents")
+
+
 def delete_object(bucket: str, key: str, *, s3_client: S3Client | None = None) -> None:
     (s3_client or client()).delete_object(Bucket=bucket, Key=key)
 

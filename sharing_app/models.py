@@ -82,6 +82,9 @@ class PushJob(models.Model):
     # Bumped by every step, batch and heartbeat; reconciliation compares against it.
     last_progress_time = models.DateTimeField(default=timezone.now)
     resume_count = models.PositiveIntegerField(default=0)
+    # Nothing was under the destination prefix when the push started: no file can be there
+    # already (identical or not), so first attempts copy without looking.
+    destination_was_empty = models.BooleanField(default=False)
     error_message = models.TextField(blank=True)
 
     file_count = models.PositiveIntegerField(default=0)

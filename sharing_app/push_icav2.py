@@ -132,7 +132,9 @@ class Icav2Transfer:
         with self._lock:
             s3_client, bucket, prefix = self.s3_client, self.bucket, self.prefix
         key = prefix + file.relative_path
-        existing = s3.head_object_with(s3_client, bucket, key)
+        existing = None
+        if not (self.job.destination_was_empty and file.attempts <= 1):
+            existing = s3.head_object_with(s3_client, bucket, key)
         if (
             existing is not None
             and existing.size == file.size

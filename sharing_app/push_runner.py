@@ -15,17 +15,18 @@ Only the calling thread touches the database; transfer threads do S3/ICAv2 work 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -179,19 +180,24 @@ def _run(job_id: str, token: str, files: dict[int, FileTask], transfer: Transfer
     stop = threading.Event()
     last_record = last_heartbeat = last_status_check = time.monotonic()
     workers = max(1, min(transfer.concurrency, len(to_transfer)))
+    # Finished futures arrive on a queue (O(1) each, unlike re-waiting on every pending future).
+    completed: queue.SimpleQueue[Future[FileOutcome]] = queue.SimpleQueue()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="push") as pool:
-        futures: dict[Future[FileOutcome], FileTask] = {
-            pool.submit(transfer.transfer, file, stop): file for file in to_transfer
-        }
-        remaining = set(futures)
+        futures: dict[Future[FileOutcome], FileTask] = {}
+        for file in to_transfer:
+            future = pool.submit(transfer.transfer, file, stop)
+            futures[future] = file
+            future.add_done_callback(completed.put)
+        pending = len(futures)
         try:
             while True:
-                done, remaining = wait(remaining, timeout=0.5, return_when=FIRST_COMPLETED)
+                done = _drain(completed, timeout=0.5 if pending else 0)
+                pending -= len(done)
                 for future in done:
                     outcome = _outcome_of(future, futures[future])
                     (unverified if outcome.status == "" else ready).append(outcome)
                 now = time.monotonic()
-                due = now - last_record >= RECORD_EVERY_SECONDS or not remaining
+                due = now - last_record >= RECORD_EVERY_SECONDS or not pending
                 if unverified and (due or len(unverified) >= RECORD_EVERY_ROWS):
                     transfer.verify(unverified, files)
                     ready += unverified
@@ -200,7 +206,7 @@ def _run(job_id: str, token: str, files: dict[int, FileTask], transfer: Transfer
                     _record(job_id, token, ready)
                     ready = []
                     last_record = last_heartbeat = now
-                if not remaining:
+                if not pending:
                     break
                 if now - last_heartbeat >= settings.PUSH_HEARTBEAT_SECONDS:
                     _heartbeat(job_id, token)
@@ -211,15 +217,29 @@ def _run(job_id: str, token: str, files: dict[int, FileTask], transfer: Transfer
                     if status.first() != PushStatus.RUNNING:
                         logger.info("Push is no longer running; stopping this batch")
                         stop.set()
-                        for future in remaining:
-                            future.cancel()
+                        for future in futures:
+                            future.cancel()  # only those not started yet
         except BaseException:
             # Files being copied finish (the pool waits for them); the rest stay claimed until
             # reconciliation hands them out again.
             stop.set()
-            for future in remaining:
+            for future in futures:
                 future.cancel()
             raise
+
+
+def _drain(
+    completed: queue.SimpleQueue[Future[FileOutcome]], *, timeout: float
+) -> list[Future[FileOutcome]]:
+    """Futures finished so far: waits up to `timeout` for the first, then takes what is there."""
+    done: list[Future[FileOutcome]] = []
+    try:
+        done.append(completed.get(timeout=timeout) if timeout else completed.get_nowait())
+        while True:
+            done.append(completed.get_nowait())
+    except queue.Empty:
+        pass
+    return done
 
 
 def _outcome_of(future: Future[FileOutcome], file: FileTask) -> FileOutcome:
@@ -245,40 +265,47 @@ def _heartbeat(job_id: str, token: str) -> None:
 
 
 def _record(job_id: str, token: str, outcomes: list[FileOutcome]) -> None:
-    """Write outcomes for rows we still hold, and add them to the job's counters."""
+    """Write outcomes for rows we still hold, and add them to the job's counters.
+
+    One UPDATE ... FROM (SELECT ... UNION ALL ...) statement for the whole group (Postgres and
+    SQLite alike): only rows still IN_PROGRESS under our claim token change, and RETURNING says
+    which did, so the counters count each file once.
+    """
+    if not outcomes:
+        return
     now = timezone.now()
     by_id = {outcome.file_id: outcome for outcome in outcomes}
+    table = PushFile._meta.db_table
+    rows_sql = " UNION ALL ".join(
+        ["SELECT %s AS id, %s AS status, %s AS etag, %s AS method, %s AS error, %s AS extra"]
+        * len(by_id)
+    )
+    params: list[Any] = []
+    for outcome in by_id.values():
+        params += [
+            outcome.file_id,
+            outcome.status,
+            outcome.destination_etag,
+            outcome.verification_method,
+            outcome.error[:MAX_ERROR_LENGTH],
+            outcome.extra_attempts,
+        ]
+    sql = (
+        f"UPDATE {table} SET status = v.status, destination_etag = v.etag, "  # noqa: S608 - no user input
+        "verification_method = v.method, error = v.error, "
+        f"attempts = {table}.attempts + v.extra, completed_at = %s, heartbeat_at = %s "
+        f"FROM ({rows_sql}) AS v "
+        f"WHERE {table}.id = v.id AND {table}.claim_token = %s AND {table}.status = %s "
+        f"RETURNING {table}.id"
+    )
     with transaction.atomic():
-        rows = (
-            PushFile.objects.select_for_update()
-            .filter(id__in=list(by_id), claim_token=token, status=PushFileStatus.IN_PROGRESS)
-            .in_bulk()
-        )
-        counts: Counter[str] = Counter()
-        transferred = 0
-        for file_id, row in rows.items():
-            outcome = by_id[file_id]
-            row.status = outcome.status
-            row.destination_etag = outcome.destination_etag
-            row.verification_method = outcome.verification_method
-            row.error = outcome.error[:MAX_ERROR_LENGTH]
-            row.attempts = row.attempts + outcome.extra_attempts
-            row.completed_at = now
-            row.heartbeat_at = now
-            counts[outcome.status] += 1
-            if outcome.status == PushFileStatus.SUCCEEDED:
-                transferred += outcome.transferred_bytes
-        PushFile.objects.bulk_update(
-            list(rows.values()),
-            [
-                "status",
-                "destination_etag",
-                "verification_method",
-                "error",
-                "attempts",
-                "completed_at",
-                "heartbeat_at",
-            ],
+        with connection.cursor() as cursor:
+            # Parameters in the order their placeholders appear in the statement.
+            cursor.execute(sql, [now, now, *params, token, PushFileStatus.IN_PROGRESS])
+            updated = [by_id[int(row[0])] for row in cursor.fetchall()]
+        counts = Counter(outcome.status for outcome in updated)
+        transferred = sum(
+            o.transferred_bytes for o in updated if o.status == PushFileStatus.SUCCEEDED
         )
         PushJob.objects.filter(id=job_id).update(
             succeeded_count=F("succeeded_count") + counts[PushFileStatus.SUCCEEDED],
@@ -287,7 +314,7 @@ def _record(job_id: str, token: str, outcomes: list[FileOutcome]) -> None:
             transferred_bytes=F("transferred_bytes") + transferred,
             last_progress_time=now,
         )
-    lost = len(by_id) - len(rows)
+    lost = len(by_id) - len(updated)
     if lost:
         logger.warning("%d outcomes dropped: their rows were handed to another batch", lost)
 

@@ -149,6 +149,7 @@ def verify_copy(
 class S3Transfer:
     def __init__(self, job: PushJob) -> None:
         self.bucket = job.destination_bucket
+        self.destination_was_empty = job.destination_was_empty
         self.concurrency = max(1, settings.PUSH_COPY_CONCURRENCY)
         self.threshold = min(settings.PUSH_MULTIPART_THRESHOLD, s3.MAX_SINGLE_COPY_SIZE)
         self.acl = settings.PUSH_S3_ACL
@@ -170,6 +171,9 @@ class S3Transfer:
             self._part_pool.shutdown(wait=True)
 
     def prepare(self, files: list[FileTask]) -> list[FileOutcome]:
+        if self.destination_was_empty:
+            # Only an earlier attempt of this job can have written these (then verify, not copy).
+            files = [f for f in files if f.attempts > 1]
         existing = lookup_destination(self.bucket, [f.destination_key for f in files])
         outcomes = []
         for file in files:

@@ -39,6 +39,8 @@ class DestinationWriter(Protocol):
 
     label: str
 
+    def is_empty(self) -> bool: ...
+
     def put(self, name: str, body: bytes, content_type: str) -> None: ...
 
     def delete(self, name: str) -> None: ...
@@ -60,6 +62,9 @@ class S3Writer:
         self.bucket = bucket
         self.prefix = prefix
         self.label = f"s3://{bucket}/{prefix}"
+
+    def is_empty(self) -> bool:
+        return s3.prefix_is_empty(self.bucket, self.prefix)
 
     def put(self, name: str, body: bytes, content_type: str) -> None:
         s3.put_object(
@@ -121,6 +126,9 @@ class Icav2Writer:
         self.bucket = bucket
         self.prefix = object_prefix
         self.label = label
+
+    def is_empty(self) -> bool:
+        return s3.prefix_is_empty(self.bucket, self.prefix, s3_client=self.s3_client)
 
     def put(self, name: str, body: bytes, content_type: str) -> None:
         s3.put_object(

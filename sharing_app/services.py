@@ -218,6 +218,9 @@ def _plan(job: PushJob) -> None:
         logger.info("ICAv2 project %s (%s), folder %s", project.name, project.id, folder.id)
     writer = _writer(job, api)
     writer.write_check(job.id)
+    if writer.is_empty():
+        job.destination_was_empty = True
+        job.save(update_fields=["destination_was_empty"])
     _create_ledger(job, package)
     totals = PushFile.objects.filter(job=job).aggregate(files=Count("id"), size=Sum("size"))
     job.file_count = totals["files"] or 0
