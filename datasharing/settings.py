@@ -246,6 +246,9 @@ PUSH_MULTIPART_PART_SIZE = env.int("PUSH_MULTIPART_PART_SIZE", default=256 * 102
 PUSH_PART_CONCURRENCY = env.int("PUSH_PART_CONCURRENCY", default=8)
 # Canned ACL for objects written to S3 destinations (e.g. bucket-owner-full-control); empty: none.
 PUSH_S3_ACL = env.str("PUSH_S3_ACL", default="")
+# Verify every copied object by reading it back (a listing per batch) even when the ETag S3
+# returned for the copy already matches the source's.
+PUSH_VERIFY_READBACK = env.bool("PUSH_VERIFY_READBACK", default=False)
 # Attempts per file (each after exponential backoff) once the S3 client's own retries give up.
 PUSH_FILE_MAX_ATTEMPTS = env.int("PUSH_FILE_MAX_ATTEMPTS", default=5)
 PUSH_RETRY_BASE_SECONDS = env.float("PUSH_RETRY_BASE_SECONDS", default=1.0)

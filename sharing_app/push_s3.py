@@ -259,6 +259,28 @@ class S3Transfer:
             )
 
     def verify(self, outcomes: list[FileOutcome], files: dict[int, FileTask]) -> None:
+        """Settle copied files. The ETag S3 returns for the object it wrote is computed from the
+        bytes written: equal to the source's frozen ETag (or known MD5) it proves the content,
+        size included. Other copies (multipart layouts, SSE-KMS, or PUSH_VERIFY_READBACK) are
+        read back with one listing of their range and checked by size and what compares."""
+        to_read: list[FileOutcome] = []
+        for outcome in outcomes:
+            file = files[outcome.file_id]
+            written = outcome.copy_result.etag if outcome.copy_result else ""
+            if settings.PUSH_VERIFY_READBACK or not written:
+                to_read.append(outcome)
+            elif file.source_etag and written == file.source_etag:
+                outcome.status = PushFileStatus.SUCCEEDED
+                outcome.verification_method = VerificationMethod.ETAG
+            elif file.known_md5 and written == file.known_md5:
+                outcome.status = PushFileStatus.SUCCEEDED
+                outcome.verification_method = VerificationMethod.MD5
+            else:
+                to_read.append(outcome)
+        if to_read:
+            self._read_back(to_read, files)
+
+    def _read_back(self, outcomes: list[FileOutcome], files: dict[int, FileTask]) -> None:
         try:
             found = lookup_destination(
                 self.bucket, [files[o.file_id].destination_key for o in outcomes]

@@ -9,6 +9,7 @@ times (or for ever).
 from __future__ import annotations
 
 import http.client
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +30,8 @@ class Rule:
     status: int = 0  # 0: forward (after `delay`)
     times: int | None = None  # None: for ever
     delay: float = 0.0
+    # Forwarded, but the ETag in the response body (CopyObjectResult) is replaced.
+    rewrite_etag: str = ""
     hits: int = field(default=0)
 
     def take(self) -> bool:
@@ -95,6 +98,12 @@ class S3FaultProxy:
                     upstream.request(self.command, self.path, body=body, headers=dict(self.headers))
                     response = upstream.getresponse()
                     payload = response.read()
+                    if rule is not None and rule.rewrite_etag:
+                        payload = re.sub(
+                            rb"<ETag>[^<]*</ETag>",
+                            f"<ETag>&quot;{rule.rewrite_etag}&quot;</ETag>".encode(),
+                            payload,
+                        )
                     self.send_response(response.status, response.reason)
                     for name, value in response.getheaders():
                         if name.lower() not in {

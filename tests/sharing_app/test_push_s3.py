@@ -234,9 +234,10 @@ def test_a_source_changed_since_the_package_was_frozen_fails_that_file(
     assert finished_pushes == [{"push_job_id": job.id, "status": "FAILED"}]
 
 
-def test_a_size_mismatch_after_the_copy_fails_that_file(
-    source_files, package_factory, dest_factory, allow_destination, run_push
+def test_a_size_mismatch_found_by_reading_back_fails_that_file(
+    source_files, package_factory, dest_factory, allow_destination, run_push, settings
 ) -> None:
+    settings.PUSH_VERIFY_READBACK = True
     files = source_files(*FILES[:2])
     package = package_factory(files)
     PackageFile.objects.filter(package=package, relative_path=files[0].relative_path).update(
@@ -360,3 +361,42 @@ def test_batches_fan_out_by_configured_size(
         (ids[2], ids[3]),
         (ids[4], ids[4]),
     ]
+
+
+def test_fresh_copies_are_verified_by_the_etag_s3_returns_without_extra_requests(
+    source_files, package_factory, dest_factory, allow_destination, run_push, s3_proxy
+) -> None:
+    files = source_files(*FILES)
+    dest = dest_factory()
+
+    job = run_push(package_factory(files), allow_destination(dest.uri))
+
+    assert job.status == PushStatus.SUCCEEDED
+    assert {row.verification_method for row in ledger(job).values()} == {"etag"}
+    # Per file: one CopyObject. Listings: the write check and the emptiness check only.
+    ours = [(m, p) for m, p in s3_proxy.requests if p.startswith(f"/{dest.bucket}")]
+    for file in files:
+        path = f"/{dest.bucket}/{dest.key(file.relative_path)}"
+        assert [m for m, p in ours if p.split("?")[0] == path] == ["PUT"]
+    assert sum(1 for m, p in ours if m == "GET" and "list-type=2" in p) == 2
+
+
+def test_a_copy_reported_with_an_unexpected_etag_is_read_back_before_it_is_trusted(
+    source_files, package_factory, dest_factory, allow_destination, run_push, s3_proxy
+) -> None:
+    files = source_files(("odd.bam", 64))
+    dest = dest_factory()
+    s3_proxy.add(Rule(is_copy, rewrite_etag="0123456789abcdef0123456789abcdef"))
+
+    job = run_push(package_factory(files), allow_destination(dest.uri))
+
+    # What S3 said does not match the source; what it stores does: verified by reading it back.
+    row = ledger(job)["odd.bam"]
+    assert row.status == PushFileStatus.SUCCEEDED
+    assert row.destination_etag == files[0].md5
+    reads = [
+        (m, p)
+        for m, p in s3_proxy.requests
+        if p.startswith(f"/{dest.bucket}") and (m == "HEAD" or "list-type=2" in p)
+    ]
+    assert reads[-1] == ("HEAD", f"/{dest.bucket}/{dest.key('odd.bam')}")

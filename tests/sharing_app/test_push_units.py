@@ -79,7 +79,9 @@ def test_objects_over_5_gib_always_take_the_multipart_path(settings, monkeypatch
             calls.append(f"multipart:{kw['part_size']}") or s3.CopyResult("y-2", ("a", "b"))
         ),
     )
-    transfer = push_s3.S3Transfer(SimpleNamespace(destination_bucket="dst", destination_was_empty=False))  # type: ignore[arg-type]
+    transfer = push_s3.S3Transfer(
+        SimpleNamespace(destination_bucket="dst", destination_was_empty=False)
+    )  # type: ignore[arg-type]
     assert transfer.threshold == s3.MAX_SINGLE_COPY_SIZE
     transfer._copy(task(size=5 * GIB))
     transfer._copy(task(size=5 * GIB + 1))
@@ -204,7 +206,9 @@ def test_icav2_uploads_check_bytes_read_and_streamed_md5() -> None:
 
 
 def test_transfer_threads_stop_before_starting_a_file() -> None:
-    transfer = push_s3.S3Transfer(SimpleNamespace(destination_bucket="dst", destination_was_empty=False))  # type: ignore[arg-type]
+    transfer = push_s3.S3Transfer(
+        SimpleNamespace(destination_bucket="dst", destination_was_empty=False)
+    )  # type: ignore[arg-type]
     stop = threading.Event()
     stop.set()
     outcome = transfer.transfer(task(), stop)
