@@ -178,6 +178,9 @@ def destination_is_allowed(destination: Destination) -> bool:
 
 
 def user_may_push_anywhere(user: Any) -> bool:
+    """Admins and holders of the explicit permission; never automation (no user)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
     return bool(user_is_admin(user) or user.has_perm(PUSH_ANY_DESTINATION_PERMISSION))
 
 

@@ -218,7 +218,7 @@ def _plan(job: PushJob) -> None:
         logger.info("ICAv2 project %s (%s), folder %s", project.name, project.id, folder.id)
     writer = _writer(job, api)
     writer.write_check(job.id)
-    if writer.is_empty():
+    if _destination_is_empty(writer):
         job.destination_was_empty = True
         job.save(update_fields=["destination_was_empty"])
     _create_ledger(job, package)
@@ -239,6 +239,15 @@ def _plan(job: PushJob) -> None:
             "Pushing %d files (%d bytes) to %s", job.file_count, job.total_bytes, writer.label
         )
         _enqueue_batches(job.id)
+
+
+def _destination_is_empty(writer: receipts.DestinationWriter) -> bool:
+    """False when unknown: then every file is looked up before it is copied."""
+    try:
+        return writer.is_empty()
+    except s3.S3_ERRORS as exc:
+        logger.info("Could not list the destination (%s); files will be looked up", exc)
+        return False
 
 
 def _bytewise(field: str) -> Collate:

@@ -159,3 +159,12 @@ def test_admin_entries_are_validated_and_normalised() -> None:
     assert entry.prefix == "s3://collab/incoming/"
     with pytest.raises(ValidationError):
         AllowedDestination(prefix="s3://collab/../x/").full_clean()
+
+
+@pytest.mark.django_db
+def test_automation_without_a_user_is_held_to_the_allowed_list(settings) -> None:
+    settings.SHARE_ALLOWED_DESTINATIONS = ["s3://collab-a/"]
+    require_destination_allowed(parse_destination("s3://collab-a/run1/"), user=None)
+    with pytest.raises(DomainError) as denied:
+        require_destination_allowed(parse_destination("s3://elsewhere/"), user=None)
+    assert denied.value.status_code == 403

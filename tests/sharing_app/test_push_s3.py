@@ -400,3 +400,22 @@ def test_a_copy_reported_with_an_unexpected_etag_is_read_back_before_it_is_trust
         if p.startswith(f"/{dest.bucket}") and (m == "HEAD" or "list-type=2" in p)
     ]
     assert reads[-1] == ("HEAD", f"/{dest.bucket}/{dest.key('odd.bam')}")
+
+
+def test_automation_pushes_without_a_user(
+    source_files,
+    package_factory,
+    dest_factory,
+    allow_destination,
+    django_capture_on_commit_callbacks,
+) -> None:
+    dest = dest_factory()
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.push_create(
+            package=package_factory(source_files(("a.txt", 5))),
+            share_destination=allow_destination(dest.uri),
+            user=None,
+        )
+    job.refresh_from_db()
+    assert job.status == PushStatus.SUCCEEDED
+    assert job.requested_by is None and job.requested_by_name == ""
