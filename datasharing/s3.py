@@ -16,6 +16,7 @@ import hashlib
 import io
 import math
 import re
+import threading
 from collections.abc import Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -164,14 +165,21 @@ def _session() -> boto3.session.Session:
     return session
 
 
+_client_lock = threading.Lock()
+
+
 def client() -> S3Client:
     """A shared, thread-safe S3 client for the configured endpoint."""
-    return _client(
+    key = (
         settings.AWS_ENDPOINT_URL_S3,
         settings.AWS_REGION,
         settings.S3_MAX_ATTEMPTS,
         settings.S3_MAX_POOL_CONNECTIONS,
     )
+    # lru_cache does not stop threads that miss at once from each building a client (about
+    # 12 MB each): the first use from a pool of copy threads would build one per thread.
+    with _client_lock:
+        return _client(*key)
 
 
 def bucket_is_reachable(bucket: str) -> None:
