@@ -138,6 +138,9 @@ def _client(
         s3={"addressing_style": "path" if endpoint_url else "auto"},
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
+        # Our calls are type-checked against boto3-stubs; validating every request again costs
+        # a noticeable share of the CPU of a small request (pushes make thousands).
+        parameter_validation=False,
     )
     return _session().client("s3", endpoint_url=endpoint_url, config=config)
 

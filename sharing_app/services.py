@@ -11,13 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter
-from collections.abc import Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, QuerySet, Sum
-from django.db.models.functions import Collate, Length
+from django.db.models.functions import Length
 from django.utils import timezone
 
 from datasharing import aws_events, hooks, s3
@@ -42,13 +41,11 @@ from sharing_app.models import (
     PushStep,
     join_project_ids,
 )
-from sharing_app.selectors import package_library_identities
+from sharing_app.selectors import LibraryIdentity, package_library_identities
 
 logger = logging.getLogger(__name__)
 
-_T = TypeVar("_T")
 EVENT_DETAIL_TYPE = "DataPushJobStateChange"
-LEDGER_CHUNK = 2000
 UNFINISHED_FILE_STATUSES = (PushFileStatus.PENDING, PushFileStatus.IN_PROGRESS)
 MAX_ARCHIVED_LISTED = 1000
 
@@ -250,75 +247,68 @@ def _destination_is_empty(writer: receipts.DestinationWriter) -> bool:
         return False
 
 
-def _bytewise(field: str) -> Collate:
-    """Order like S3 listings (UTF-8 bytes), whatever the database's default collation."""
-    return Collate(field, "C" if connection.vendor == "postgresql" else "BINARY")
-
-
-def _chunks(rows: Iterator[_T], size: int) -> Iterator[list[_T]]:
-    chunk: list[_T] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def _create_ledger(job: PushJob, package: Package) -> None:
     """One PENDING row per package file, in key order (so a batch's keys form one listing range).
-    Idempotent: rows that exist already are left alone."""
+
+    One INSERT ... SELECT in the database (no rows through Python: memory stays flat and 20,000
+    files take milliseconds), then who the files are about, one UPDATE per group of libraries.
+    Idempotent: rows that exist already are left alone (a resumed planning step)."""
     from sharing_app.destinations import parse_destination
 
-    destination = parse_destination(job.share_destination)
-    identities = package_library_identities(package=package)
     if job.destination_type == DestinationType.ICAV2:
         base_uri = f"icav2://{job.icav2_project_id}{job.icav2_folder_path}"
     else:
-        base_uri = destination.uri
-    files = (
-        PackageFile.objects.filter(package=package)
-        .order_by(_bytewise("relative_path"))
-        .values(
-            "relative_path",
-            "data_type",
-            "source_bucket",
-            "source_key",
-            "size",
-            "etag",
-            "md5",
-            "sha256",
-            "library_id",
-        )
-        .iterator(chunk_size=LEDGER_CHUNK)
+        base_uri = parse_destination(job.share_destination).uri
+    ledger = PushFile._meta.db_table
+    files = PackageFile._meta.db_table
+    collation = '"C"' if connection.vendor == "postgresql" else "BINARY"
+    sql = (
+        f"INSERT INTO {ledger} (job_id, relative_path, data_type, source_bucket, source_key, "  # noqa: S608 - table names only
+        "destination_uri, size, source_etag, source_md5, source_sha256, destination_etag, "
+        "verification_method, status, attempts, error, claim_token, created_at, library_id, "
+        "subject_id, external_subject_id, project_ids) "
+        "SELECT %s, relative_path, data_type, source_bucket, source_key, %s || relative_path, "
+        "size, etag, md5, sha256, '', '', %s, 0, '', '', %s, library_id, '', '', '' "
+        f"FROM {files} WHERE package_id = %s ORDER BY relative_path COLLATE {collation} "
+        "ON CONFLICT (job_id, relative_path) DO NOTHING"
     )
-    now = timezone.now()
-    for chunk in _chunks(files, LEDGER_CHUNK):
-        rows = []
-        for file in chunk:
-            identity = identities.get(file["library_id"])
-            rows.append(
-                PushFile(
-                    job=job,
-                    relative_path=file["relative_path"],
-                    data_type=file["data_type"],
-                    source_bucket=file["source_bucket"],
-                    source_key=file["source_key"],
-                    destination_uri=base_uri + file["relative_path"],
-                    size=file["size"],
-                    source_etag=file["etag"],
-                    source_md5=file["md5"],
-                    source_sha256=file["sha256"],
-                    library_id=file["library_id"],
-                    subject_id=identity.subject_id if identity else "",
-                    external_subject_id=identity.external_subject_id if identity else "",
-                    project_ids=join_project_ids(list(identity.project_ids)) if identity else "",
-                    created_at=now,
-                )
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql, [job.id, base_uri, PushFileStatus.PENDING, timezone.now(), package.id]
             )
-        PushFile.objects.bulk_create(rows, ignore_conflicts=True)
-        PushJob.objects.filter(id=job.id).update(last_progress_time=timezone.now())
+        _set_ledger_identities(job, package_library_identities(package=package))
+    PushJob.objects.filter(id=job.id).update(last_progress_time=timezone.now())
+
+
+def _set_ledger_identities(job: PushJob, identities: dict[str, LibraryIdentity]) -> None:
+    """Subject and project ids of each library onto the job's ledger rows."""
+    table = PushFile._meta.db_table
+    known = [
+        (library_id, identity)
+        for library_id, identity in identities.items()
+        if identity.subject_id or identity.external_subject_id or identity.project_ids
+    ]
+    for start in range(0, len(known), 500):
+        group = known[start : start + 500]
+        values = " UNION ALL ".join(
+            ["SELECT %s AS library_id, %s AS subject, %s AS external, %s AS projects"] * len(group)
+        )
+        params: list[Any] = []
+        for library_id, identity in group:
+            params += [
+                library_id,
+                identity.subject_id,
+                identity.external_subject_id,
+                join_project_ids(list(identity.project_ids)),
+            ]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET subject_id = v.subject, external_subject_id = v.external, "  # noqa: S608
+                f"project_ids = v.projects FROM ({values}) AS v "
+                f"WHERE {table}.job_id = %s AND {table}.library_id = v.library_id",
+                [*params, job.id],
+            )
 
 
 def _enqueue_batches(job_id: str) -> int:
