@@ -237,9 +237,13 @@ def _secret(name: str) -> str:
 # Destinations anyone with the curator role may push to (prefixes such as `s3://bucket/prefix/`
 # or `icav2://project/folder/`); admins add more in the admin ("Allowed destinations").
 SHARE_ALLOWED_DESTINATIONS = env.list("SHARE_ALLOWED_DESTINATIONS", default=[])
-# Files per Celery task; each task copies its files with a bounded thread pool.
-PUSH_BATCH_SIZE = env.int("PUSH_BATCH_SIZE", default=100)
+# A push fans out one copier task per PUSH_BATCH_SIZE files; a copier claims files a few at a
+# time and copies them with a pool of PUSH_COPY_CONCURRENCY threads until none is left (or its
+# time slice ends: it then queues a successor, so other pushes get their turn).
+PUSH_BATCH_SIZE = env.int("PUSH_BATCH_SIZE", default=250)
 PUSH_COPY_CONCURRENCY = env.int("PUSH_COPY_CONCURRENCY", default=16)
+PUSH_COPIER_SLICE_SECONDS = env.int("PUSH_COPIER_SLICE_SECONDS", default=600)
+PUSH_MAX_COPIERS = env.int("PUSH_MAX_COPIERS", default=32)
 # Objects above the threshold are copied with UploadPartCopy (required above 5 GiB).
 PUSH_MULTIPART_THRESHOLD = env.int("PUSH_MULTIPART_THRESHOLD", default=512 * 1024**2)
 PUSH_MULTIPART_PART_SIZE = env.int("PUSH_MULTIPART_PART_SIZE", default=256 * 1024**2)

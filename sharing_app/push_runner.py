@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 
 # Outcomes are written to the database in groups: at most this many rows or this many seconds.
 RECORD_EVERY_ROWS = 50
+# A copier claims at least this many rows at a time (and twice its thread count).
+CLAIM_MIN = 16
 RECORD_EVERY_SECONDS = 2.0
 STATUS_CHECK_SECONDS = 1.0
 MAX_ERROR_LENGTH = 2000
@@ -101,131 +103,194 @@ def not_started(file_id: int, reason: str) -> FileOutcome:
     return FileOutcome(file_id, PushFileStatus.ABORTED, error=f"Not copied: {reason}")
 
 
-def run_batch(
+def run_copier(
     *,
     job_id: str,
-    first_file_id: int,
-    last_file_id: int,
-    destination_key: Callable[[PushJob, PushFile], str],
+    destination_key: Callable[[PushJob, str], str],
     make_transfer: Callable[[PushJob], Transfer],
-) -> int:
-    """Claim the batch's PENDING rows and push them; returns how many rows this call claimed."""
-    token = uuid.uuid4().hex
-    now = timezone.now()
-    claimed = PushFile.objects.filter(
-        job_id=job_id,
-        id__gte=first_file_id,
-        id__lte=last_file_id,
-        status=PushFileStatus.PENDING,
-    ).update(
-        status=PushFileStatus.IN_PROGRESS,
-        claim_token=token,
-        attempts=F("attempts") + 1,
-        started_at=now,
-        heartbeat_at=now,
-        error="",
-    )
-    if not claimed:
-        return 0
+) -> tuple[int, bool]:
+    """Copy files of the job until none is left to claim (or the time slice ends).
+
+    Claims PENDING rows a few at a time (lowest ids first, so a claim's keys form one listing
+    range) whenever the thread pool runs short of work, so threads never idle between batches.
+    Returns (rows claimed, whether PENDING rows may remain because the time slice ended).
+    """
     job = PushJob.objects.get(id=job_id)
-    rows = list(PushFile.objects.filter(claim_token=token).order_by("id"))
     if job.status != PushStatus.RUNNING:
-        _record(job_id, token, [not_started(r.id, f"the push is {job.status}") for r in rows])
-        return claimed
-    files = {
-        row.id: FileTask(
-            id=row.id,
-            relative_path=row.relative_path,
-            source_bucket=row.source_bucket,
-            source_key=row.source_key,
-            size=row.size,
-            source_etag=row.source_etag,
-            source_md5=row.source_md5,
-            destination_key=destination_key(job, row),
-            attempts=row.attempts,
-        )
-        for row in rows
-    }
-    try:
-        transfer = make_transfer(job)
-    except Exception as exc:
-        logger.exception("Could not prepare the transfer of %d files", len(files))
-        message = f"Could not start the transfer: {exc}"[:MAX_ERROR_LENGTH]
-        _record(
-            job_id,
-            token,
-            [FileOutcome(fid, PushFileStatus.FAILED, error=message) for fid in files],
-        )
-        return claimed
-    try:
-        _run(job_id, token, files, transfer)
-    finally:
-        transfer.close()
-    return claimed
-
-
-def _run(job_id: str, token: str, files: dict[int, FileTask], transfer: Transfer) -> None:
-    try:
-        ready: list[FileOutcome] = transfer.prepare(list(files.values()))
-    except Exception as exc:
-        logger.exception("Could not prepare a batch of %d files", len(files))
-        message = f"Could not check the destination: {exc}"[:MAX_ERROR_LENGTH]
-        _record(
-            job_id, token, [FileOutcome(fid, PushFileStatus.FAILED, error=message) for fid in files]
-        )
-        return
-    decided = {outcome.file_id for outcome in ready}
-    to_transfer = [file for fid, file in files.items() if fid not in decided]
+        return 0, False
+    token = uuid.uuid4().hex
+    chunk = max(CLAIM_MIN, 2 * settings.PUSH_COPY_CONCURRENCY)
+    deadline = time.monotonic() + settings.PUSH_COPIER_SLICE_SECONDS
+    transfer: Transfer | None = None
+    files: dict[int, FileTask] = {}
+    ready: list[FileOutcome] = []
     unverified: list[FileOutcome] = []
     stop = threading.Event()
+    claiming = True
+    sliced = False
+    claimed_total = 0
     last_record = last_heartbeat = last_status_check = time.monotonic()
-    workers = max(1, min(transfer.concurrency, len(to_transfer)))
     # Finished futures arrive on a queue (O(1) each, unlike re-waiting on every pending future).
     completed: queue.SimpleQueue[Future[FileOutcome]] = queue.SimpleQueue()
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="push") as pool:
-        futures: dict[Future[FileOutcome], FileTask] = {}
-        for file in to_transfer:
-            future = pool.submit(transfer.transfer, file, stop)
-            futures[future] = file
-            future.add_done_callback(completed.put)
-        pending = len(futures)
-        try:
-            while True:
-                done = _drain(completed, timeout=0.5 if pending else 0)
-                pending -= len(done)
-                for future in done:
-                    outcome = _outcome_of(future, futures[future])
-                    (unverified if outcome.status == "" else ready).append(outcome)
-                now = time.monotonic()
-                due = now - last_record >= RECORD_EVERY_SECONDS or not pending
-                if unverified and (due or len(unverified) >= RECORD_EVERY_ROWS):
-                    transfer.verify(unverified, files)
-                    ready += unverified
-                    unverified = []
-                if ready and (due or len(ready) >= RECORD_EVERY_ROWS):
-                    _record(job_id, token, ready)
-                    ready = []
-                    last_record = last_heartbeat = now
-                if not pending:
-                    break
-                if now - last_heartbeat >= settings.PUSH_HEARTBEAT_SECONDS:
-                    _heartbeat(job_id, token)
-                    last_heartbeat = now
-                if now - last_status_check >= STATUS_CHECK_SECONDS and not stop.is_set():
-                    last_status_check = now
-                    status = PushJob.objects.filter(id=job_id).values_list("status", flat=True)
-                    if status.first() != PushStatus.RUNNING:
-                        logger.info("Push is no longer running; stopping this batch")
-                        stop.set()
-                        for future in futures:
-                            future.cancel()  # only those not started yet
-        except BaseException:
-            # Files being copied finish (the pool waits for them); the rest stay claimed until
-            # reconciliation hands them out again.
-            stop.set()
-            for future in futures:
-                future.cancel()
-            raise
+    futures: dict[Future[FileOutcome], FileTask] = {}
+    in_flight = 0
+    pool = ThreadPoolExecutor(
+        max_workers=max(1, settings.PUSH_COPY_CONCURRENCY), thread_name_prefix="push"
+    )
+    try:
+        while True:
+            topped_up = False
+            if claiming and not stop.is_set() and in_flight < chunk:
+                # Every copier takes at least one claim, so a successor always makes progress.
+                if claimed_total and time.monotonic() >= deadline:
+                    claiming, sliced = False, True
+                else:
+                    claimed = _claim(job_id, token, chunk, job, destination_key)
+                    if not claimed:
+                        claiming = False
+                    else:
+                        claimed_total += len(claimed)
+                        files.update({file.id: file for file in claimed})
+                        if transfer is None:
+                            try:
+                                transfer = make_transfer(job)
+                            except Exception as exc:
+                                logger.exception("Could not prepare the transfer")
+                                message = f"Could not start the transfer: {exc}"
+                                _fail_all(job_id, token, claimed, message)
+                                return claimed_total, False
+                        decided = _prepare(job_id, token, transfer, claimed)
+                        ready += decided
+                        skip = {outcome.file_id for outcome in decided}
+                        for file in claimed:
+                            if file.id not in skip:
+                                future = pool.submit(transfer.transfer, file, stop)
+                                futures[future] = file
+                                future.add_done_callback(completed.put)
+                                in_flight += 1
+                        topped_up = True
+            # Right after a claim, only collect what is done: the pool may take more work.
+            done = _drain(completed, timeout=0.5 if in_flight and not topped_up else 0)
+            in_flight -= len(done)
+            for future in done:
+                outcome = _outcome_of(future, futures.pop(future))
+                (unverified if outcome.status == "" else ready).append(outcome)
+            finished = not in_flight and not (claiming and not stop.is_set())
+            now = time.monotonic()
+            due = now - last_record >= RECORD_EVERY_SECONDS or finished
+            if (
+                unverified
+                and transfer is not None
+                and (due or len(unverified) >= RECORD_EVERY_ROWS)
+            ):
+                transfer.verify(unverified, files)
+                ready += unverified
+                unverified = []
+            if ready and (due or len(ready) >= RECORD_EVERY_ROWS):
+                _record(job_id, token, ready)
+                ready = []
+                last_record = last_heartbeat = now
+            if finished:
+                break
+            if now - last_heartbeat >= settings.PUSH_HEARTBEAT_SECONDS:
+                _heartbeat(job_id, token)
+                last_heartbeat = now
+            if now - last_status_check >= STATUS_CHECK_SECONDS and not stop.is_set():
+                last_status_check = now
+                status = PushJob.objects.filter(id=job_id).values_list("status", flat=True)
+                if status.first() != PushStatus.RUNNING:
+                    logger.info("Push is no longer running; stopping this copier")
+                    stop.set()
+                    for future in list(futures):
+                        future.cancel()  # only those not started yet
+    except BaseException:
+        # Files being copied finish; the rest stay claimed until reconciliation hands them out
+        # again.
+        stop.set()
+        for future in list(futures):
+            future.cancel()
+        raise
+    finally:
+        pool.shutdown(wait=True)
+        if transfer is not None:
+            transfer.close()
+    return claimed_total, sliced
+
+
+def _claim(
+    job_id: str,
+    token: str,
+    limit: int,
+    job: PushJob,
+    destination_key: Callable[[PushJob, str], str],
+) -> list[FileTask]:
+    """Take up to `limit` PENDING rows of the job (lowest ids first) in one statement.
+
+    On Postgres concurrent copiers skip rows another is claiming (FOR UPDATE SKIP LOCKED); the
+    outer `status = PENDING` re-check means a row is never claimed twice on any database."""
+    table = PushFile._meta.db_table
+    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    now = timezone.now()
+    # The candidates are picked once, in a materialized CTE: as an `IN (subquery)` Postgres
+    # may run the LIMITed subquery again per row and claim far more than `limit` rows.
+    sql = (
+        f"WITH picked AS MATERIALIZED (SELECT id FROM {table} WHERE job_id = %s "  # noqa: S608 - no user input
+        f"AND status = %s ORDER BY id LIMIT %s{lock}) "
+        f"UPDATE {table} SET status = %s, claim_token = %s, attempts = attempts + 1, "
+        "started_at = %s, heartbeat_at = %s, error = '' "
+        f"FROM picked WHERE {table}.id = picked.id AND {table}.status = %s "
+        f"RETURNING {table}.id, relative_path, source_bucket, source_key, size, source_etag, "
+        "source_md5, attempts"
+    )
+    pending = PushFileStatus.PENDING
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            sql, [job_id, pending, limit, PushFileStatus.IN_PROGRESS, token, now, now, pending]
+        )
+        rows = cursor.fetchall()
+    return sorted(
+        (
+            FileTask(
+                id=int(row[0]),
+                relative_path=row[1],
+                source_bucket=row[2],
+                source_key=row[3],
+                size=int(row[4]),
+                source_etag=row[5],
+                source_md5=row[6],
+                destination_key=destination_key(job, row[1]),
+                attempts=int(row[7]),
+            )
+            for row in rows
+        ),
+        key=lambda file: file.id,
+    )
+
+
+def _prepare(
+    job_id: str, token: str, transfer: Transfer, files: list[FileTask]
+) -> list[FileOutcome]:
+    """Outcomes decided before any transfer; a destination we cannot check fails these files."""
+    try:
+        return transfer.prepare(files)
+    except Exception as exc:
+        logger.exception("Could not prepare %d files", len(files))
+        return [
+            FileOutcome(
+                f.id,
+                PushFileStatus.FAILED,
+                error=f"Could not check the destination: {exc}"[:MAX_ERROR_LENGTH],
+            )
+            for f in files
+        ]
+
+
+def _fail_all(job_id: str, token: str, files: list[FileTask], message: str) -> None:
+    _record(
+        job_id,
+        token,
+        [FileOutcome(f.id, PushFileStatus.FAILED, error=message[:MAX_ERROR_LENGTH]) for f in files],
+    )
 
 
 def _drain(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from collections import Counter
 from typing import Any
 
@@ -235,7 +236,7 @@ def _plan(job: PushJob) -> None:
         logger.info(
             "Pushing %d files (%d bytes) to %s", job.file_count, job.total_bytes, writer.label
         )
-        _enqueue_batches(job.id)
+        _enqueue_copiers(job.id)
 
 
 def _destination_is_empty(writer: receipts.DestinationWriter) -> bool:
@@ -311,39 +312,29 @@ def _set_ledger_identities(job: PushJob, identities: dict[str, LibraryIdentity])
             )
 
 
-def _enqueue_batches(job_id: str) -> int:
-    """Queue one task per PUSH_BATCH_SIZE pending rows (as id ranges); returns how many."""
+def _enqueue_copiers(job_id: str) -> int:
+    """Queue copier tasks for the job's PENDING files: one per PUSH_BATCH_SIZE files, at most
+    PUSH_MAX_COPIERS (each copies until nothing is left). Returns how many."""
     from sharing_app import tasks
 
-    size = max(1, settings.PUSH_BATCH_SIZE)
-    ranges: list[tuple[int, int]] = []
-    batch: list[int] = []
-    ids = (
-        PushFile.objects.filter(job_id=job_id, status=PushFileStatus.PENDING)
-        .order_by("id")
-        .values_list("id", flat=True)
-    )
-    for file_id in ids.iterator(chunk_size=5000):
-        batch.append(file_id)
-        if len(batch) == size:
-            ranges.append((batch[0], batch[-1]))
-            batch = []
-    if batch:
-        ranges.append((batch[0], batch[-1]))
-    if not ranges:
+    pending = PushFile.objects.filter(job_id=job_id, status=PushFileStatus.PENDING).count()
+    if not pending:
         _finish_if_done(job_id)
         return 0
+    copiers = min(math.ceil(pending / max(1, settings.PUSH_BATCH_SIZE)), settings.PUSH_MAX_COPIERS)
 
     def send() -> None:
-        for first, last in ranges:
-            tasks.push_copy_batch.delay(job_id, first, last)
+        for _ in range(copiers):
+            tasks.push_copy.delay(job_id)
 
     transaction.on_commit(send)
-    return len(ranges)
+    return copiers
 
 
-def push_copy_batch(*, push_job_id: str, first_file_id: int, last_file_id: int) -> None:
-    """Copy the PENDING files with ids in [first, last] of a job; finalize if they were the last."""
+def push_copy(*, push_job_id: str) -> None:
+    """Copy PENDING files of a job until none is left; finalize if the job is complete."""
+    from sharing_app import tasks
+
     with job_context(push_job_id):
         kind = (
             PushJob.objects.filter(id=push_job_id)
@@ -353,21 +344,23 @@ def push_copy_batch(*, push_job_id: str, first_file_id: int, last_file_id: int) 
         if kind is None:
             return
         if kind == DestinationType.S3:
-            push_runner.run_batch(
+            _, sliced = push_runner.run_copier(
                 job_id=push_job_id,
-                first_file_id=first_file_id,
-                last_file_id=last_file_id,
-                destination_key=lambda job, row: job.destination_prefix + row.relative_path,
+                destination_key=lambda job, path: job.destination_prefix + path,
                 make_transfer=push_s3.S3Transfer,
             )
         else:
-            push_runner.run_batch(
+            _, sliced = push_runner.run_copier(
                 job_id=push_job_id,
-                first_file_id=first_file_id,
-                last_file_id=last_file_id,
-                destination_key=lambda job, row: row.relative_path,
+                destination_key=lambda job, path: path,
                 make_transfer=push_icav2.Icav2Transfer,
             )
+        if (
+            sliced
+            and PushFile.objects.filter(job_id=push_job_id, status=PushFileStatus.PENDING).exists()
+        ):
+            # Our time slice is over: a successor continues after what else is queued.
+            transaction.on_commit(lambda: tasks.push_copy.delay(push_job_id))
         _finish_if_done(push_job_id)
 
 
@@ -626,7 +619,7 @@ def _resume_or_fail(job: PushJob, now: dt.datetime) -> str:
     if job.status == PushStatus.PENDING or job.step == PushStep.PLANNING:
         _enqueue_start(job.id)
     elif job.step == PushStep.COPYING:
-        _enqueue_batches(job.id)
+        _enqueue_copiers(job.id)
     elif job.step == PushStep.FINALIZING:
         PushJob.objects.filter(id=job.id, step=PushStep.FINALIZING).update(step=PushStep.COPYING)
         transaction.on_commit(lambda: tasks.push_finalize.delay(job.id))

@@ -27,19 +27,18 @@ def push_start(push_job_id: str) -> None:
 
 
 @shared_task(
-    name="sharing_app.push_copy_batch",
+    name="sharing_app.push_copy",
     acks_late=True,
     autoretry_for=_DB_ERRORS,
     retry_backoff=True,
     max_retries=5,
-    # Large files take long to copy; a killed batch is recovered by reconciliation anyway.
+    # Copiers stop claiming after PUSH_COPIER_SLICE_SECONDS, but a large file takes long to
+    # copy; a killed copier is recovered by reconciliation anyway.
     soft_time_limit=settings.PUSH_BATCH_TIME_LIMIT,
     time_limit=settings.PUSH_BATCH_TIME_LIMIT + 300,
 )
-def push_copy_batch(push_job_id: str, first_file_id: int, last_file_id: int) -> None:
-    services.push_copy_batch(
-        push_job_id=push_job_id, first_file_id=first_file_id, last_file_id=last_file_id
-    )
+def push_copy(push_job_id: str) -> None:
+    services.push_copy(push_job_id=push_job_id)
 
 
 @shared_task(

@@ -8,6 +8,7 @@ times (or for ever).
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import re
 import threading
@@ -122,7 +123,12 @@ class S3FaultProxy:
                 finally:
                     upstream.close()
 
-            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
+            def _handle_quietly(self) -> None:
+                # The client may go away (a killed worker): nothing to answer then.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self._handle()
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle_quietly
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True

@@ -315,23 +315,56 @@ def test_write_check_failure_fails_the_push_before_any_copy(
     assert not PushFile.objects.filter(job=job).exists()
 
 
-def test_a_redelivered_batch_copies_nothing_twice(
+def test_a_redelivered_copier_copies_nothing_twice(
     source_files, package_factory, dest_factory, allow_destination, run_push, s3_proxy
 ) -> None:
     package = package_factory(source_files(*FILES))
     job = run_push(package, allow_destination(dest_factory().uri))
-    ids = sorted(PushFile.objects.filter(job=job).values_list("id", flat=True))
-    copies_before = sum(1 for m, p in s3_proxy.requests if m == "PUT")
+    requests_before = len(s3_proxy.requests)
 
-    tasks.push_copy_batch(job.id, ids[0], ids[-1])
+    tasks.push_copy(job.id)
 
-    assert sum(1 for m, p in s3_proxy.requests if m == "PUT") == copies_before
+    assert len(s3_proxy.requests) == requests_before
     assert PushFile.objects.filter(job=job).count() == 5
     job.refresh_from_db()
     assert job.status == PushStatus.SUCCEEDED and job.succeeded_count == 5
 
 
-def test_batches_fan_out_by_configured_size(
+def test_pushes_fan_out_copiers_that_share_the_files(
+    source_files,
+    package_factory,
+    dest_factory,
+    allow_destination,
+    settings,
+    django_capture_on_commit_callbacks,
+    curator,
+    monkeypatch,
+    s3_proxy,
+) -> None:
+    settings.PUSH_BATCH_SIZE = 2
+    files = source_files(*FILES)
+    dest = dest_factory()
+    runs: list[str] = []
+    original = services.push_copy
+    monkeypatch.setattr(
+        services, "push_copy", lambda **kw: (runs.append(kw["push_job_id"]), original(**kw))
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.push_create(
+            package=package_factory(files),
+            share_destination=allow_destination(dest.uri),
+            user=curator,
+        )
+    job.refresh_from_db()
+    assert job.status == PushStatus.SUCCEEDED
+    assert runs == [job.id] * 3  # 5 files, one copier per 2 (eagerly, the first does all)
+    copies = [p for m, p in s3_proxy.requests if m == "PUT" and p.startswith(f"/{dest.bucket}/")]
+    for file in files:
+        assert copies.count(f"/{dest.bucket}/{dest.key(file.relative_path)}") == 1
+    assert set(PushFile.objects.filter(job=job).values_list("attempts", flat=True)) == {1}
+
+
+def test_a_copier_whose_time_slice_ends_hands_over_to_a_successor(
     source_files,
     package_factory,
     dest_factory,
@@ -341,26 +374,26 @@ def test_batches_fan_out_by_configured_size(
     curator,
     monkeypatch,
 ) -> None:
-    settings.PUSH_BATCH_SIZE = 2
-    package = package_factory(source_files(*FILES))
-    sent: list[tuple[Any, ...]] = []
-    original = tasks.push_copy_batch.delay
-    monkeypatch.setattr(tasks.push_copy_batch, "delay", lambda *a: (sent.append(a), original(*a)))
+    settings.PUSH_COPIER_SLICE_SECONDS = 0
+    settings.PUSH_COPY_CONCURRENCY = 1
+    settings.PUSH_BATCH_SIZE = 1000
+    files = source_files(*[(f"f/{n:02d}.txt", 10) for n in range(40)])
+    runs: list[str] = []
+    original = services.push_copy
+    monkeypatch.setattr(
+        services, "push_copy", lambda **kw: (runs.append(kw["push_job_id"]), original(**kw))
+    )
     with django_capture_on_commit_callbacks(execute=True):
         job = services.push_create(
-            package=package,
+            package=package_factory(files),
             share_destination=allow_destination(dest_factory().uri),
             user=curator,
         )
     job.refresh_from_db()
     assert job.status == PushStatus.SUCCEEDED
-    assert len(sent) == 3  # 5 files in batches of 2
-    ids = sorted(PushFile.objects.filter(job=job).values_list("id", flat=True))
-    assert [(first, last) for _, first, last in sent] == [
-        (ids[0], ids[1]),
-        (ids[2], ids[3]),
-        (ids[4], ids[4]),
-    ]
+    # One claim of 16 files per copier before its slice ends: 16 + 16 + 8.
+    assert len(runs) == 3
+    assert PushFile.objects.filter(job=job, status="SUCCEEDED").count() == 40
 
 
 def test_fresh_copies_are_verified_by_the_etag_s3_returns_without_extra_requests(

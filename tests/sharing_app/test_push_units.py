@@ -213,3 +213,27 @@ def test_transfer_threads_stop_before_starting_a_file() -> None:
     stop.set()
     outcome = transfer.transfer(task(), stop)
     assert outcome.status == "ABORTED"
+
+
+@pytest.mark.django_db
+def test_claims_take_at_most_their_limit_and_never_the_same_row_twice(
+    source_files, package_factory, curator, allow_destination
+) -> None:
+    from sharing_app import services
+    from sharing_app.models import PushFile, PushJob
+    from sharing_app.push_runner import _claim
+
+    job = services.push_create(  # planned by hand below; no task runs here
+        package=package_factory(source_files(*[(f"f{n}", 1) for n in range(10)])),
+        share_destination=allow_destination("s3://claims-test/x/"),
+        user=curator,
+    )
+    PushJob.objects.filter(id=job.id).update(status="RUNNING")
+    services._create_ledger(job, job.package)
+    first = _claim(job.id, "token-a", 3, job, lambda j, path: path)
+    second = _claim(job.id, "token-b", 3, job, lambda j, path: path)
+    assert len(first) == len(second) == 3
+    assert not {f.id for f in first} & {f.id for f in second}
+    assert max(f.id for f in first) < min(f.id for f in second)  # lowest ids first
+    assert PushFile.objects.filter(job=job, status="IN_PROGRESS").count() == 6
+    assert all(f.attempts == 1 for f in first + second)
