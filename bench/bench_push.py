@@ -59,7 +59,6 @@ def configure_environment() -> None:
     os.environ["CELERY_TASK_DEFAULT_QUEUE"] = TAG
     os.environ["CELERY_TASK_ALWAYS_EAGER"] = "false"
     os.environ["PUSH_COPY_CONCURRENCY"] = str(max(1, CONCURRENCY // WORKERS))
-    os.environ.setdefault("PUSH_BATCH_SIZE", "100")
     os.environ["SHARE_ALLOWED_DESTINATIONS"] = f"s3://{DESTINATION_BUCKET}/"
 
 
@@ -265,7 +264,7 @@ def main() -> None:
     threads = max(1, CONCURRENCY // WORKERS)
     lines = [
         f"objects of {SIZE} bytes; concurrency {CONCURRENCY} (ours: {WORKERS} worker processes x "
-        f"{threads} threads, batches of {os.environ['PUSH_BATCH_SIZE']}; rclone: --transfers "
+        f"{threads} threads, default batch settings; rclone: --transfers "
         f"{CONCURRENCY} --checkers {CONCURRENCY}); SeaweedFS {os.environ['AWS_ENDPOINT_URL_S3']}",
     ]
 
@@ -278,9 +277,7 @@ def main() -> None:
     try:
         # Warm-up, not timed: the worker's pool processes open their database and S3
         # connections (a running service has them open), rclone's binary is read into the cache.
-        warm = make_package(
-            "bench-warm-up", put_objects("warm-up/", 2 * int(os.environ["PUSH_BATCH_SIZE"]), 1024)
-        )
+        warm = make_package("bench-warm-up", put_objects("warm-up/", 500, 1024))
         run_ours(warm, f"s3://{DESTINATION_BUCKET}/warm-up-ours/", user)
         run_rclone(rclone, "warm-up/", "warm-up-rclone/")
         for round_number in range(1, ROUNDS + 1):

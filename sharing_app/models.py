@@ -33,7 +33,7 @@ ACTIVE_PUSH_STATUSES = (PushStatus.PENDING, PushStatus.RUNNING)
 class PushStep(models.TextChoices):
     QUEUED = "queued"
     PLANNING = "planning"  # pre-flight, start marker, ledger rows
-    COPYING = "copying"  # batches of files fanned out to workers
+    COPYING = "copying"  # copier tasks on workers
     FINALIZING = "finalizing"  # receipts, end marker, final status
     DONE = "done"
 
@@ -79,7 +79,7 @@ class PushJob(models.Model):
     request_time = models.DateTimeField(default=timezone.now, db_index=True)
     start_time = models.DateTimeField(null=True, blank=True)
     completion_time = models.DateTimeField(null=True, blank=True)
-    # Bumped by every step, batch and heartbeat; reconciliation compares against it.
+    # Bumped by every step, recorded outcome and heartbeat; reconciliation compares against it.
     last_progress_time = models.DateTimeField(default=timezone.now)
     resume_count = models.PositiveIntegerField(default=0)
     # Nothing was under the destination prefix when the push started: no file can be there
@@ -186,7 +186,7 @@ class PushFile(models.Model):
     )
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
-    # Set when a batch claims the row; only the holder of the token may record its outcome.
+    # Set when a copier claims the row; only the holder of the token may record its outcome.
     claim_token = models.CharField(max_length=32, blank=True, db_index=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -1,13 +1,13 @@
-"""Running one batch of a push: claim its ledger rows, transfer them on a bounded thread pool,
-verify, and record each outcome.
+"""A copier: claims ledger rows of a push in small batches, transfers them on a bounded thread
+pool, verifies them and records each outcome, until nothing is left to claim.
 
 Why it is safe when workers die or messages are delivered twice:
-- Rows are claimed with one conditional UPDATE (`status=PENDING -> IN_PROGRESS`, a fresh claim
-  token); a redelivered or duplicated batch message finds nothing left to claim.
+- Rows are claimed with one conditional UPDATE (`status=PENDING -> IN_PROGRESS`, the copier's
+  claim token); a redelivered or duplicated copier message finds nothing left to claim.
 - Outcomes are written only for rows still IN_PROGRESS under our token, so a worker that was
   presumed dead cannot overwrite the work of the one that replaced it.
-- While working, the batch refreshes its rows' heartbeat; reconciliation hands rows with a stale
-  heartbeat to a new batch (see services.push_reconcile).
+- While working, the copier refreshes its rows' heartbeat; reconciliation hands rows with a
+  stale heartbeat back to PENDING for another copier (see services.push_reconcile).
 
 Only the calling thread touches the database; transfer threads do S3/ICAv2 work and return values.
 """
@@ -188,6 +188,8 @@ def run_copier(
                 unverified = []
             if ready and (due or len(ready) >= RECORD_EVERY_ROWS):
                 _record(job_id, token, ready)
+                for outcome in ready:
+                    files.pop(outcome.file_id, None)  # keep memory flat in the file count
                 ready = []
                 last_record = last_heartbeat = now
             if finished:
@@ -381,7 +383,7 @@ def _record(job_id: str, token: str, outcomes: list[FileOutcome]) -> None:
         )
     lost = len(by_id) - len(updated)
     if lost:
-        logger.warning("%d outcomes dropped: their rows were handed to another batch", lost)
+        logger.warning("%d outcomes dropped: their rows were handed to another copier", lost)
 
 
 def backoff_seconds(attempt: int) -> float:

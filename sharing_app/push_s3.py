@@ -1,6 +1,6 @@
 """S3-to-S3 pushes: server-side copies (bytes never pass through the worker).
 
-Per batch: one listing of the destination range tells which files are already there and identical
+Per claimed batch: one listing of the destination range tells which files are already there and identical
 (skipped); the others are copied on a bounded thread pool (CopyObject, or UploadPartCopy above
 PUSH_MULTIPART_THRESHOLD and always above 5 GiB); a second listing verifies what was copied.
 """

@@ -1,4 +1,4 @@
-"""Push jobs: create, start (write check, start marker, ledger), copy in batches, finalize
+"""Push jobs: create, start (write check, start marker, ledger), copy (copier tasks), finalize
 (receipts, end marker), abort, and reconcile what workers left behind.
 
 Lifecycle: PENDING -> RUNNING -> SUCCEEDED | FAILED | ABORTED (ABORTED from PENDING or RUNNING).
@@ -175,7 +175,7 @@ def push_abort(*, push_job: PushJob, user: Any) -> PushJob:
 
 def push_start(*, push_job_id: str) -> None:
     """Claim a PENDING job (or re-run an interrupted planning step): write check, ledger rows,
-    start marker, then fan the files out in batches."""
+    start marker, then fan the files out to copier tasks."""
     now = timezone.now()
     claimed = PushJob.objects.filter(id=push_job_id, status=PushStatus.PENDING).update(
         status=PushStatus.RUNNING, step=PushStep.PLANNING, start_time=now, last_progress_time=now
@@ -249,7 +249,7 @@ def _destination_is_empty(writer: receipts.DestinationWriter) -> bool:
 
 
 def _create_ledger(job: PushJob, package: Package) -> None:
-    """One PENDING row per package file, in key order (so a batch's keys form one listing range).
+    """One PENDING row per package file, in key order (so a claimed batch's keys form one listing range).
 
     One INSERT ... SELECT in the database (no rows through Python: memory stays flat and 20,000
     files take milliseconds), then who the files are about, one UPDATE per group of libraries.
