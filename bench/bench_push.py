@@ -249,10 +249,26 @@ def _stop_on_sigterm(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
+def forget_broker_keys() -> None:
+    """Remove this run's queue and bindings from Redis (they carry our key prefix)."""
+    import redis
+
+    client = redis.Redis.from_url(os.environ["CELERY_BROKER_URL"])
+    for key in client.scan_iter(match=f"{TAG}:*"):
+        client.delete(key)
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     rclone = require_rclone()
     configure_environment()
+    try:
+        run(rclone)
+    finally:
+        forget_broker_keys()
+
+
+def run(rclone: str) -> None:
     harness.setup(s3=True)
     from django.contrib.auth.models import User
 
