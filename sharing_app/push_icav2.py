@@ -73,6 +73,7 @@ class Icav2Transfer:
         self.api = icav2.client()
         self.concurrency = max(1, settings.ICAV2_UPLOAD_CONCURRENCY)
         self._lock = threading.Lock()
+        self._folders_ensured: set[str] = set()
         self._refresh_credentials()
 
     def _refresh_credentials(self) -> None:
@@ -89,7 +90,11 @@ class Icav2Transfer:
 
     def prepare(self, files: list[FileTask]) -> list[FileOutcome]:
         for folder in leaf_folders([f.relative_path for f in files]):
-            self.api.ensure_folder(self.job.icav2_project_id, self.job.icav2_folder_path + folder)
+            if folder not in self._folders_ensured:
+                self.api.ensure_folder(
+                    self.job.icav2_project_id, self.job.icav2_folder_path + folder
+                )
+                self._folders_ensured.add(folder)
         return []
 
     def verify(self, outcomes: list[FileOutcome], files: dict[int, FileTask]) -> None:

@@ -82,8 +82,6 @@ class FileOutcome:
 
 
 class Transfer(Protocol):
-    concurrency: int
-
     def prepare(self, files: list[FileTask]) -> list[FileOutcome]:
         """Main thread, before any transfer: outcomes decided up front (identical files)."""
         ...
@@ -108,6 +106,7 @@ def run_copier(
     job_id: str,
     destination_key: Callable[[PushJob, str], str],
     make_transfer: Callable[[PushJob], Transfer],
+    concurrency: int,
 ) -> tuple[int, bool]:
     """Copy files of the job until none is left to claim (or the time slice ends).
 
@@ -119,7 +118,8 @@ def run_copier(
     if job.status != PushStatus.RUNNING:
         return 0, False
     token = uuid.uuid4().hex
-    chunk = max(CLAIM_MIN, 2 * settings.PUSH_COPY_CONCURRENCY)
+    concurrency = max(1, concurrency)
+    chunk = max(CLAIM_MIN, 2 * concurrency)
     deadline = time.monotonic() + settings.PUSH_COPIER_SLICE_SECONDS
     transfer: Transfer | None = None
     files: dict[int, FileTask] = {}
@@ -134,9 +134,7 @@ def run_copier(
     completed: queue.SimpleQueue[Future[FileOutcome]] = queue.SimpleQueue()
     futures: dict[Future[FileOutcome], FileTask] = {}
     in_flight = 0
-    pool = ThreadPoolExecutor(
-        max_workers=max(1, settings.PUSH_COPY_CONCURRENCY), thread_name_prefix="push"
-    )
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="push")
     try:
         while True:
             topped_up = False

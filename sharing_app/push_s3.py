@@ -150,7 +150,6 @@ class S3Transfer:
     def __init__(self, job: PushJob) -> None:
         self.bucket = job.destination_bucket
         self.destination_was_empty = job.destination_was_empty
-        self.concurrency = max(1, settings.PUSH_COPY_CONCURRENCY)
         self.threshold = min(settings.PUSH_MULTIPART_THRESHOLD, s3.MAX_SINGLE_COPY_SIZE)
         self.acl = settings.PUSH_S3_ACL
         self._part_pool: ThreadPoolExecutor | None = None

@@ -348,12 +348,15 @@ def push_copy(*, push_job_id: str) -> None:
                 job_id=push_job_id,
                 destination_key=lambda job, path: job.destination_prefix + path,
                 make_transfer=push_s3.S3Transfer,
+                concurrency=settings.PUSH_COPY_CONCURRENCY,
             )
         else:
             _, sliced = push_runner.run_copier(
                 job_id=push_job_id,
                 destination_key=lambda job, path: path,
                 make_transfer=push_icav2.Icav2Transfer,
+                # Bytes pass through the worker: fewer uploads at once bound its memory.
+                concurrency=settings.ICAV2_UPLOAD_CONCURRENCY,
             )
         if (
             sliced

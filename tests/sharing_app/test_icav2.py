@@ -214,3 +214,26 @@ def test_icav2_push_with_a_refused_key_fails_and_never_logs_secrets(
     for secret in secrets:
         assert secret not in caplog.text
         assert secret not in job.error_message
+
+
+@pytest.mark.django_db
+def test_icav2_uploads_use_their_own_smaller_thread_pool(
+    fake_icav2, source_files, package_factory, allow_destination, run_push, settings, monkeypatch
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sharing_app import push_runner
+
+    settings.PUSH_COPY_CONCURRENCY = 16
+    settings.ICAV2_UPLOAD_CONCURRENCY = 3
+    sizes: list[int] = []
+
+    def pool(*, max_workers: int, thread_name_prefix: str) -> ThreadPoolExecutor:
+        sizes.append(max_workers)
+        return ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=thread_name_prefix)
+
+    monkeypatch.setattr(push_runner, "ThreadPoolExecutor", pool)
+    fake_icav2.add_project("CUP")
+    job = run_push(package_factory(source_files(*FILES)), allow_destination("icav2://CUP/in/"))
+    assert job.status == PushStatus.SUCCEEDED
+    assert sizes and set(sizes) == {3}
