@@ -28,11 +28,17 @@ class DomainError(Exception):
         return self.message
 
 
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
 def _flatten_validation(detail: Any, prefix: str = "") -> list[str]:
     if isinstance(detail, dict):
         out: list[str] = []
         for key, value in detail.items():
-            name = key if key != "non_field_errors" else ""
+            # Clients send camelCase (the parser snake_cases it): name fields as they wrote them.
+            name = _camel(str(key)) if key != "non_field_errors" else ""
             out.extend(
                 _flatten_validation(
                     value, f"{prefix}.{name}" if prefix and name else name or prefix

@@ -8,18 +8,26 @@ omits them, AWS quotes them).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import email.utils
 import functools
 import hashlib
 import hmac
+import io
 import logging
+import math
 import re
+import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
 import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore import utils as botocore_utils
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
@@ -135,19 +143,51 @@ def _client(
         s3={"addressing_style": "path" if endpoint_url else "auto"},
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
+        # Our calls are type-checked against boto3-stubs; validating every request again costs
+        # a noticeable share of the CPU of a small request (pushes make thousands).
+        parameter_validation=False,
     )
+    return _session().client("s3", endpoint_url=endpoint_url, config=config)
+
+
+def _parse_timestamp(value: Any) -> dt.datetime:
+    """S3 timestamps (ISO 8601 in XML bodies, RFC 1123 in headers) without dateutil's general
+    parser, which costs more CPU than the rest of a small copy request."""
+    if isinstance(value, str):
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+        except ValueError:
+            try:
+                return email.utils.parsedate_to_datetime(value)
+            except (TypeError, ValueError):
+                pass
+    return botocore_utils.parse_timestamp(value)
+
+
+def _session() -> boto3.session.Session:
     session = boto3.session.Session()
-    return session.client("s3", endpoint_url=endpoint_url, config=config)
+    session._session.get_component("response_parser_factory").set_parser_defaults(
+        timestamp_parser=_parse_timestamp
+    )
+    return session
+
+
+_client_lock = threading.Lock()
 
 
 def client() -> S3Client:
     """A shared, thread-safe S3 client for the configured endpoint."""
-    return _client(
+    key = (
         settings.AWS_ENDPOINT_URL_S3,
         settings.AWS_REGION,
         settings.S3_MAX_ATTEMPTS,
         settings.S3_MAX_POOL_CONNECTIONS,
     )
+    # lru_cache does not stop threads that miss at once from each building a client (about
+    # 12 MB each): the first use from a pool of copy threads would build one per thread.
+    with _client_lock:
+        return _client(*key)
 
 
 def bucket_is_reachable(bucket: str) -> None:
@@ -269,6 +309,8 @@ def put_object(
     *,
     content_type: str = "application/octet-stream",
     storage_class: str | None = None,
+    acl: str = "",
+    s3_client: S3Client | None = None,
 ) -> str:
     """Write an object; returns its ETag (unquoted)."""
     kwargs: dict[str, Any] = {
@@ -279,7 +321,9 @@ def put_object(
     }
     if storage_class:
         kwargs["StorageClass"] = storage_class
-    response = client().put_object(**kwargs)
+    if acl:
+        kwargs["ACL"] = acl
+    response = (s3_client or client()).put_object(**kwargs)
     return normalize_etag(response.get("ETag"))
 
 
@@ -593,4 +637,350 @@ def open_object(bucket: str, key: str) -> ObjectStream | None:
         body=response["Body"],
         size=int(response.get("ContentLength", 0)),
         content_type=response.get("ContentType") or "application/octet-stream",
+    )
+
+
+# --- Copies, multipart and uploads (pushes) -------------------------------------------------------
+
+# Error codes worth another attempt: throttling, server-side failures and timeouts.
+RETRYABLE_ERROR_CODES = frozenset(
+    {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "RequestTimeout",
+        "RequestTimeTooSkewed",
+        "InternalError",
+        "ServiceUnavailable",
+        "500",
+        "502",
+        "503",
+        "504",
+    }
+)
+MIN_PART_SIZE = 5 * 1024**2
+MAX_PART_SIZE = 5 * 1024**3
+MAX_PARTS = 10_000
+# CopyObject copies at most 5 GiB in one request; above that only UploadPartCopy works.
+MAX_SINGLE_COPY_SIZE = 5 * 1024**3
+_MD5_ETAG_RE = re.compile(r"^[0-9a-f]{32}$")
+_MULTIPART_ETAG_RE = re.compile(r"^[0-9a-f]{32}-(\d+)$")
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Throttling, 5xx and connection failures: the same request may succeed later."""
+    if isinstance(exc, ClientError):
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        return error_code(exc) in RETRYABLE_ERROR_CODES or status == 429 or status >= 500
+    return isinstance(exc, BotoCoreError)
+
+
+def is_md5_etag(etag: str) -> bool:
+    """A single-part ETag, which S3 computes as the MD5 of the content (unless SSE-KMS/SSE-C)."""
+    return bool(_MD5_ETAG_RE.match(etag or ""))
+
+
+def multipart_part_count(etag: str) -> int | None:
+    match = _MULTIPART_ETAG_RE.match(etag or "")
+    return int(match.group(1)) if match else None
+
+
+def multipart_etag(part_etags: list[str]) -> str | None:
+    """The ETag S3 gives an object assembled from parts with these ETags (None unless all are
+    MD5s): md5 of the concatenated binary part MD5s, then `-<part count>`."""
+    if not part_etags or not all(is_md5_etag(etag) for etag in part_etags):
+        return None
+    digest = hashlib.md5(b"".join(bytes.fromhex(etag) for etag in part_etags))  # noqa: S324
+    return f"{digest.hexdigest()}-{len(part_etags)}"
+
+
+def choose_part_size(size: int, *, preferred: int, source_part_size: int | None = None) -> int:
+    """Part size for a multipart copy of `size` bytes.
+
+    Mirrors the source's own part size when known (the copy then gets the source's ETag, which makes
+    the ETag comparison meaningful), else uses `preferred`, grown so the copy needs at most 10,000
+    parts (a 5 TiB object needs parts of about 525 MiB).
+    """
+    if (
+        source_part_size
+        and MIN_PART_SIZE <= source_part_size <= MAX_PART_SIZE
+        and math.ceil(size / source_part_size) <= MAX_PARTS
+    ):
+        return source_part_size
+    part = max(preferred, MIN_PART_SIZE, math.ceil(size / MAX_PARTS))
+    mib = 1024**2
+    return min(MAX_PART_SIZE, math.ceil(part / mib) * mib)
+
+
+def part_ranges(size: int, part_size: int) -> list[tuple[int, int, int]]:
+    """(part number, first byte, last byte) of each part, inclusive ranges as HTTP wants them."""
+    return [
+        (number, start, min(start + part_size, size) - 1)
+        for number, start in enumerate(range(0, size, part_size), start=1)
+    ]
+
+
+@dataclass(frozen=True)
+class CopyResult:
+    etag: str
+    part_etags: tuple[str, ...] = ()
+
+    @property
+    def is_multipart(self) -> bool:
+        return bool(self.part_etags)
+
+
+def _quoted(etag: str) -> str:
+    return f'"{normalize_etag(etag)}"'
+
+
+def copy_object(
+    *,
+    source_bucket: str,
+    source_key: str,
+    bucket: str,
+    key: str,
+    if_match: str = "",
+    acl: str = "",
+) -> CopyResult:
+    """Server-side copy in one request (objects up to 5 GiB). With `if_match`, S3 refuses
+    (PreconditionFailed) when the source is no longer that version."""
+    kwargs: dict[str, Any] = {
+        "Bucket": bucket,
+        "Key": key,
+        "CopySource": {"Bucket": source_bucket, "Key": source_key},
+    }
+    if if_match:
+        kwargs["CopySourceIfMatch"] = _quoted(if_match)
+    if acl:
+        kwargs["ACL"] = acl
+    response = client().copy_object(**kwargs)
+    return CopyResult(etag=normalize_etag(response.get("CopyObjectResult", {}).get("ETag")))
+
+
+def source_part_size(bucket: str, key: str) -> int | None:
+    """Size of part 1 of a multipart object (HEAD ?partNumber=1), or None when unknown."""
+    try:
+        head = client().head_object(Bucket=bucket, Key=key, PartNumber=1)
+    except ClientError:
+        return None
+    parts = head.get("PartsCount")
+    size = int(head.get("ContentLength", 0))
+    return size if parts and size > 0 else None
+
+
+def multipart_copy(
+    *,
+    source_bucket: str,
+    source_key: str,
+    bucket: str,
+    key: str,
+    size: int,
+    part_size: int,
+    if_match: str = "",
+    acl: str = "",
+    executor: Executor | None = None,
+) -> CopyResult:
+    """Server-side copy with UploadPartCopy (any size up to 5 TiB); parts run on `executor`.
+
+    On any failure the multipart upload is aborted so no orphan parts are left behind.
+    """
+    s3 = client()
+    create_kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
+    if acl:
+        create_kwargs["ACL"] = acl
+    upload_id = s3.create_multipart_upload(**create_kwargs)["UploadId"]
+    ranges = part_ranges(size, part_size)
+
+    def copy_part(part: tuple[int, int, int]) -> str:
+        number, first, last = part
+        kwargs: dict[str, Any] = {
+            "Bucket": bucket,
+            "Key": key,
+            "UploadId": upload_id,
+            "PartNumber": number,
+            "CopySource": {"Bucket": source_bucket, "Key": source_key},
+            "CopySourceRange": f"bytes={first}-{last}",
+        }
+        if if_match:
+            kwargs["CopySourceIfMatch"] = _quoted(if_match)
+        response = s3.upload_part_copy(**kwargs)
+        return normalize_etag(response["CopyPartResult"].get("ETag"))
+
+    try:
+        if executor is not None:
+            part_etags = list(executor.map(copy_part, ranges))
+        else:
+            part_etags = [copy_part(part) for part in ranges]
+        completed = s3.complete_multipart_upload(
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={
+                "Parts": [
+                    {"PartNumber": number, "ETag": _quoted(etag)}
+                    for (number, _, _), etag in zip(ranges, part_etags, strict=True)
+                ]
+            },
+        )
+    except BaseException:
+        with contextlib.suppress(*S3_ERRORS):
+            s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        raise
+    return CopyResult(etag=normalize_etag(completed.get("ETag")), part_etags=tuple(part_etags))
+
+
+def abort_multipart_uploads(bucket: str, key: str, *, s3_client: S3Client | None = None) -> int:
+    """Abort unfinished multipart uploads to exactly `key` (left by a worker that died)."""
+    s3 = s3_client or client()
+    aborted = 0
+    response = s3.list_multipart_uploads(Bucket=bucket, Prefix=key)
+    for upload in response.get("Uploads", []):
+        if upload.get("Key") == key:
+            with contextlib.suppress(*S3_ERRORS):
+                s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload["UploadId"])
+                aborted += 1
+    return aborted
+
+
+def list_objects_range(
+    bucket: str, *, prefix: str, first_key: str, last_key: str, s3_client: S3Client | None = None
+) -> Iterator[ObjectInfo]:
+    """Objects with `first_key <= key <= last_key` under `prefix`, in key order (one listing)."""
+    s3 = s3_client or client()
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+    if len(first_key) > len(prefix):
+        # A proper prefix of first_key sorts just before it; StartAfter excludes its own value.
+        kwargs["StartAfter"] = first_key[:-1]
+    for page in s3.get_paginator("list_objects_v2").paginate(**kwargs):
+        for item in page.get("Contents", []):
+            key = item["Key"]
+            if key < first_key:
+                continue
+            if key > last_key:
+                return
+            yield ObjectInfo(
+                bucket=bucket,
+                key=key,
+                size=int(item.get("Size", 0)),
+                etag=normalize_etag(item.get("ETag")),
+                storage_class=item.get("StorageClass") or "STANDARD",
+                last_modified=item.get("LastModified"),
+            )
+
+
+def head_object_sse(bucket: str, key: str, *, s3_client: S3Client | None = None) -> str:
+    """The server-side encryption of an object ("" when none or unknown)."""
+    try:
+        head = (s3_client or client()).head_object(Bucket=bucket, Key=key)
+    except ClientError:
+        return ""
+    return str(head.get("ServerSideEncryption") or "")
+
+
+def prefix_is_empty(bucket: str, prefix: str, *, s3_client: S3Client | None = None) -> bool:
+    """True when no object has a key starting with `prefix` (one listing request)."""
+    response = (s3_client or client()).list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+    return not response.get("Contents")
+
+
+def delete_object(bucket: str, key: str, *, s3_client: S3Client | None = None) -> None:
+    (s3_client or client()).delete_object(Bucket=bucket, Key=key)
+
+
+# --- Other S3 stores reached with temporary credentials (ICAv2 project storage) -------------------
+
+
+@dataclass(frozen=True)
+class TemporaryCredentials:
+    """AWS credentials handed out by a third party for one bucket prefix; never logged."""
+
+    access_key: str = field(repr=False)
+    secret_key: str = field(repr=False)
+    session_token: str = field(repr=False)
+    region: str
+    endpoint_url: str | None = None
+
+
+def client_for(credentials: TemporaryCredentials, *, pool: int = 16) -> S3Client:
+    """An S3 client signing with `credentials` (not cached: credentials expire)."""
+    config = Config(
+        region_name=credentials.region or settings.AWS_REGION,
+        signature_version="s3v4",
+        retries={"max_attempts": settings.S3_MAX_ATTEMPTS, "mode": "adaptive"},
+        connect_timeout=settings.S3_CONNECT_TIMEOUT,
+        read_timeout=settings.S3_READ_TIMEOUT,
+        max_pool_connections=pool,
+        s3={"addressing_style": "path" if credentials.endpoint_url else "auto"},
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+    )
+    return _session().client(
+        "s3",
+        endpoint_url=credentials.endpoint_url,
+        aws_access_key_id=credentials.access_key,
+        aws_secret_access_key=credentials.secret_key,
+        aws_session_token=credentials.session_token or None,
+        config=config,
+    )
+
+
+def head_object_with(s3_client: S3Client, bucket: str, key: str) -> ObjectInfo | None:
+    try:
+        head = s3_client.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if is_not_found(exc):
+            return None
+        raise
+    return _object_from_head(bucket, key, dict(head))
+
+
+class HashingReader(io.RawIOBase):
+    """Wraps a stream, counting bytes and computing their MD5 as they are read."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.md5 = hashlib.md5()  # noqa: S324 - a checksum, not security
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        chunk: bytes = self._stream.read(size if size is not None and size >= 0 else None)
+        self.md5.update(chunk)
+        self.bytes_read += len(chunk)
+        return chunk
+
+    def readinto(self, buffer: Any) -> int:
+        chunk = self.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def upload_stream(
+    stream: Any,
+    *,
+    s3_client: S3Client,
+    bucket: str,
+    key: str,
+    multipart_threshold: int,
+    part_size: int,
+    concurrency: int,
+    extra_args: dict[str, Any] | None = None,
+) -> None:
+    """Stream a file-like object into S3: one PUT below the threshold, else a multipart upload of
+    `part_size` parts (`concurrency` in flight). Memory stays near part_size x concurrency."""
+    transfer_config = TransferConfig(
+        multipart_threshold=multipart_threshold,
+        multipart_chunksize=max(part_size, MIN_PART_SIZE),
+        max_concurrency=max(1, concurrency),
+        use_threads=concurrency > 1,
+    )
+    s3_client.upload_fileobj(
+        stream, bucket, key, ExtraArgs=extra_args or None, Config=transfer_config
     )

@@ -157,7 +157,10 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
     ],
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "PushStatusEnum": "sharing_app.models.PushStatus",
+        "PushFileStatusEnum": "sharing_app.models.PushFileStatus",
+    },
 }
 
 # --- Celery -------------------------------------------------------------------------------
@@ -263,6 +266,62 @@ REPORT_URL_EXPIRY_SECONDS = env.int("REPORT_URL_EXPIRY_SECONDS", default=3600)
 # Table rows the PDF report lists in all; longer tables are cut to a share, saying so (the HTML
 # lists every row). WeasyPrint lays out about a thousand cells a second: this bounds PDF time.
 REPORT_PDF_MAX_ROWS = env.int("REPORT_PDF_MAX_ROWS", default=400)
+
+
+# --- Push (S3 and ICAv2) ------------------------------------------------------------------
+def _secret(name: str) -> str:
+    """A secret from `NAME_FILE` (a path, e.g. a mounted secret) or else from `NAME`."""
+    path = env.str(f"{name}_FILE", default="")
+    if path:
+        return Path(path).read_text().strip()
+    return env.str(name, default="")
+
+
+# Destinations anyone with the curator role may push to (prefixes such as `s3://bucket/prefix/`
+# or `icav2://project/folder/`); admins add more in the admin ("Allowed destinations").
+SHARE_ALLOWED_DESTINATIONS = env.list("SHARE_ALLOWED_DESTINATIONS", default=[])
+# A push fans out one copier task per PUSH_BATCH_SIZE files; a copier claims files a few at a
+# time and copies them with a pool of PUSH_COPY_CONCURRENCY threads until none is left (or its
+# time slice ends: it then queues a successor, so other pushes get their turn).
+PUSH_BATCH_SIZE = env.int("PUSH_BATCH_SIZE", default=250)
+PUSH_COPY_CONCURRENCY = env.int("PUSH_COPY_CONCURRENCY", default=16)
+PUSH_COPIER_SLICE_SECONDS = env.int("PUSH_COPIER_SLICE_SECONDS", default=600)
+PUSH_MAX_COPIERS = env.int("PUSH_MAX_COPIERS", default=32)
+# Objects above the threshold are copied with UploadPartCopy (required above 5 GiB).
+PUSH_MULTIPART_THRESHOLD = env.int("PUSH_MULTIPART_THRESHOLD", default=512 * 1024**2)
+PUSH_MULTIPART_PART_SIZE = env.int("PUSH_MULTIPART_PART_SIZE", default=256 * 1024**2)
+PUSH_PART_CONCURRENCY = env.int("PUSH_PART_CONCURRENCY", default=8)
+# Canned ACL for objects written to S3 destinations (e.g. bucket-owner-full-control); empty: none.
+PUSH_S3_ACL = env.str("PUSH_S3_ACL", default="")
+# Verify every copied object by reading it back (a listing per batch) even when the ETag S3
+# returned for the copy already matches the source's.
+PUSH_VERIFY_READBACK = env.bool("PUSH_VERIFY_READBACK", default=False)
+# Attempts per file (each after exponential backoff) once the S3 client's own retries give up.
+PUSH_FILE_MAX_ATTEMPTS = env.int("PUSH_FILE_MAX_ATTEMPTS", default=5)
+PUSH_RETRY_BASE_SECONDS = env.float("PUSH_RETRY_BASE_SECONDS", default=1.0)
+PUSH_RETRY_MAX_SECONDS = env.float("PUSH_RETRY_MAX_SECONDS", default=30.0)
+# A batch being worked on refreshes its files' heartbeat; files whose heartbeat is older than
+# PUSH_STALE_AFTER_SECONDS were lost with their worker and are handed out again.
+PUSH_HEARTBEAT_SECONDS = env.float("PUSH_HEARTBEAT_SECONDS", default=30.0)
+PUSH_STALE_AFTER_SECONDS = env.int("PUSH_STALE_AFTER_SECONDS", default=600)
+# A job without progress is resumed this many times, then failed with an explanation.
+PUSH_MAX_RESUMES = env.int("PUSH_MAX_RESUMES", default=5)
+PUSH_RECONCILE_INTERVAL_SECONDS = env.int("PUSH_RECONCILE_INTERVAL_SECONDS", default=60)
+PUSH_BATCH_TIME_LIMIT = env.int("PUSH_BATCH_TIME_LIMIT", default=12 * 3600)
+# ICAv2: REST API and credentials (API key or bearer token; `*_FILE` variants hold paths).
+ICAV2_BASE_URL = env.str("ICAV2_BASE_URL", default="https://ica.illumina.com/ica/rest").rstrip("/")
+ICAV2_API_KEY = _secret("ICAV2_API_KEY")
+ICAV2_ACCESS_TOKEN = _secret("ICAV2_ACCESS_TOKEN")
+ICAV2_TIMEOUT = env.float("ICAV2_TIMEOUT", default=30.0)
+ICAV2_MAX_ATTEMPTS = env.int("ICAV2_MAX_ATTEMPTS", default=5)
+# S3 endpoint of the project storage behind ICAv2's temporary credentials (empty: AWS).
+ICAV2_S3_ENDPOINT_URL = env.str("ICAV2_S3_ENDPOINT_URL", default="") or None
+# Uploads to ICAv2 stream through the worker: memory is about
+# ICAV2_UPLOAD_CONCURRENCY x ICAV2_PART_CONCURRENCY x ICAV2_PART_SIZE.
+ICAV2_UPLOAD_CONCURRENCY = env.int("ICAV2_UPLOAD_CONCURRENCY", default=4)
+ICAV2_PART_CONCURRENCY = env.int("ICAV2_PART_CONCURRENCY", default=2)
+ICAV2_PART_SIZE = env.int("ICAV2_PART_SIZE", default=64 * 1024**2)
+ICAV2_MULTIPART_THRESHOLD = env.int("ICAV2_MULTIPART_THRESHOLD", default=64 * 1024**2)
 
 # --- Logging ------------------------------------------------------------------------------
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")
