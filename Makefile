@@ -36,8 +36,12 @@ schema-check: install
 system-deps:
 	@bash .ci/system-deps
 
+# CI builds the test database afresh (a database kept from an earlier run could hold migrations
+# that no longer exist); locally it is reused between runs for speed.
+PYTEST_DB := $(if $(CI),--create-db,)
+
 pytest: install system-deps
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_DB) $(PYTEST_ARGS)
 
 test: lint typecheck migrations-check schema-check pytest
 

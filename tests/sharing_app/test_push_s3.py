@@ -104,17 +104,22 @@ def test_push_copies_the_package_report_when_there_is_one(
 ) -> None:
     from django.conf import settings
 
+    from packages_app.artifacts import package_artifacts_write
+
     package = package_factory(source_files(("fastq/a.fastq.gz", 10)))
-    s3.ensure_bucket(settings.ARTIFACT_BUCKET)
-    package.report_html_key = s3.artifact_key(package.id, "report.html")
-    s3.put_object(settings.ARTIFACT_BUCKET, package.report_html_key, b"<html>report</html>")
-    package.save(update_fields=["report_html_key"])
+    package_artifacts_write(package=package)  # as the packaging pipeline does
+    assert package.report_html_key and package.report_pdf_key
     dest = dest_factory()
 
     job = run_push(package, allow_destination(dest.uri))
 
     assert job.status == PushStatus.SUCCEEDED, job.error_message
-    assert read_object(dest.bucket, dest.key("report.html")) == b"<html>report</html>"
+    for key in (package.report_html_key, package.report_pdf_key):
+        name = key.rsplit("/", 1)[-1]
+        assert name.startswith(f"SummaryReport.{package.package_name}.")
+        assert read_object(dest.bucket, dest.key(name)) == read_object(
+            settings.ARTIFACT_BUCKET, key
+        )
 
 
 def test_push_skips_files_already_identical_at_destination(
