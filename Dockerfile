@@ -17,6 +17,8 @@ RUN pip install --no-cache-dir "uv==0.13.9"
 
 WORKDIR /app
 COPY pyproject.toml uv.lock ./
+# The data-sharing-tool CLI is a workspace member: uv installs it with the dependencies.
+COPY cli ./cli
 RUN uv sync --frozen --no-dev --no-install-project
 
 COPY . .

@@ -1,0 +1,3 @@
+from data_sharing_tool.cli import main
+
+main()

@@ -1,0 +1,458 @@
+"""LIMS and workflow manifests: read, validate and turn into a package request, locally.
+
+Nothing is sent to the server until both manifests are valid. Every problem names the file, the
+line (as an editor shows it: the header is line 1, so data row N is line N + 1) and the column.
+All problems of a file are reported at once, up to `MAX_ERRORS`.
+
+The manifests are exports of the LIMS and workflow "mart" tables (the same columns as
+`manage.py import_lims` / `import_workflows` read). Only the columns this tool uses are required;
+the other mart columns are optional and type-checked when present; other columns are ignored with
+a warning. Header names are case-insensitive.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MAX_ERRORS = 50
+MAX_FIELD_CHARS = 10_000
+
+# The same rules as the server's importers (catalog_app/services.py), so a manifest that passes
+# here is not refused there for its identifiers.
+IDENTIFIER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}$")
+TOPUP_RERUN_RE = re.compile(r"^(?P<base>.+?)_(?:topup|rerun)\d*$")
+PORTAL_RUN_ID_RE = re.compile(r"^\d{8}[0-9a-f]{8}$")
+INSTRUMENT_RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
+WORKFLOW_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}$")
+PACKAGE_NAME_RE = re.compile(r"^[A-Za-z][\w.+-]+$", re.ASCII)
+PACKAGE_NAME_MAX_LENGTH = 255
+
+PRIMARY_DATA_PATH_PREFIXES = ("fastq", "primary", "/")
+SECONDARY_ANALYSIS_PATH_PREFIXES = ("secondary-analysis", "analysis", "/")
+
+LIMS_REQUIRED = ("library_id",)
+LIMS_OPTIONAL = (
+    "sequencing_run_id",
+    "sequencing_run_date",
+    "internal_subject_id",
+    "external_subject_id",
+    "subject_id",
+    "individual_id",
+    "sample_id",
+    "external_sample_id",
+    "experiment_id",
+    "project_id",
+    "owner_id",
+    "workflow",
+    "phenotype",
+    "type",
+    "assay",
+    "quality",
+    "source",
+    "truseq_index",
+    "coverage",
+    "load_datetime",
+    "partition_schema_name",
+    "partition_name",
+)
+WORKFLOW_REQUIRED = ("portal_run_id", "library_id")
+WORKFLOW_OPTIONAL = (
+    "workflow_name",
+    "workflow_version",
+    "workflow_status",
+    "workflow_start",
+    "workflow_end",
+    "workflow_duration",
+    "workflow_comment",
+    "partition_schema_name",
+    "partition_name",
+    "output_uri",
+)
+
+
+def base_library_id(library_id: str) -> str:
+    """`L2401544_topup2` and `L2401544_rerun` are sequencing of library `L2401544`."""
+    match = TOPUP_RERUN_RE.match(library_id)
+    return match.group("base") if match else library_id
+
+
+@dataclass(frozen=True)
+class ManifestProblem:
+    file: str
+    line: int | None
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f", line {self.line}"
+            if self.line > 1:
+                where += f" (row {self.line - 1})"
+        if self.column:
+            where += f", column {self.column!r}"
+        return f"{where}: {self.message}"
+
+
+class ManifestError(Exception):
+    """One or more problems in a manifest; nothing was sent."""
+
+    def __init__(self, problems: list[ManifestProblem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+class _Problems:
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.items: list[ManifestProblem] = []
+
+    def add(self, line: int | None, column: str | None, message: str) -> None:
+        if len(self.items) < MAX_ERRORS:
+            self.items.append(ManifestProblem(self.file, line, column, message))
+        elif len(self.items) == MAX_ERRORS:
+            self.items.append(
+                ManifestProblem(self.file, None, None, f"more than {MAX_ERRORS} problems; stopped")
+            )
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise ManifestError(self.items)
+
+    @property
+    def full(self) -> bool:
+        return len(self.items) > MAX_ERRORS
+
+
+@dataclass(frozen=True)
+class _Row:
+    line: int
+    values: dict[str, str]
+
+    def get(self, column: str) -> str:
+        return self.values.get(column, "").strip()
+
+
+def _read_rows(
+    path: Path,
+    *,
+    required: tuple[str, ...],
+    optional: tuple[str, ...],
+    problems: _Problems,
+    warnings: list[str],
+) -> Iterator[_Row]:
+    """Check the header, then yield non-blank rows; structural problems go to `problems`."""
+    try:
+        content = path.read_bytes()
+    except FileNotFoundError:
+        problems.add(None, None, "file not found")
+        return
+    except OSError as exc:
+        problems.add(None, None, f"cannot read the file: {exc.strerror or exc}")
+        return
+    if not content.strip():
+        problems.add(1, None, "the file is empty")
+        return
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        problems.add(content[: exc.start].count(b"\n") + 1, None, "the file is not UTF-8 text")
+        return
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader)
+    except csv.Error as exc:
+        problems.add(1, None, f"bad CSV: {exc}")
+        return
+    columns = [name.strip().lower() for name in header]
+    missing = [name for name in required if name not in columns]
+    for name in missing:
+        problems.add(1, name, "required column is missing")
+    duplicates = sorted({name for name in columns if columns.count(name) > 1})
+    for name in duplicates:
+        problems.add(1, name, "column appears more than once")
+    if missing or duplicates:
+        return
+    unknown = [name for name in columns if name and name not in required + optional]
+    if unknown:
+        warnings.append(f"{problems.file}: ignoring unknown column(s): {', '.join(unknown)}")
+    rows = 0
+    while not problems.full:
+        line = reader.line_num + 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            problems.add(line, None, f"bad CSV: {exc}")
+            return
+        if not any(value.strip() for value in record):
+            continue
+        rows += 1
+        if len(record) != len(columns):
+            problems.add(line, None, f"expected {len(columns)} fields, found {len(record)}")
+            continue
+        values: dict[str, str] = {}
+        for name, value in zip(columns, record, strict=True):
+            if len(value) > MAX_FIELD_CHARS or any(ord(ch) < 32 and ch != "\t" for ch in value):
+                problems.add(line, name, "value is too long or contains control characters")
+            values[name] = value
+        yield _Row(line=line, values=values)
+    if rows == 0 and not problems.items:
+        problems.add(2, None, "the file has a header but no rows")
+
+
+def _parse_date(value: str) -> dt.date:
+    return dt.date.fromisoformat(value[:10])
+
+
+def _parse_datetime(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value)
+
+
+def _parse_non_negative_number(value: str) -> float:
+    number = float(value)
+    if not number >= 0:  # also refuses NaN
+        raise ValueError(value)
+    return number
+
+
+def _check_typed(
+    row: _Row,
+    column: str,
+    parse: Callable[[str], Any],
+    what: str,
+    problems: _Problems,
+) -> None:
+    value = row.get(column)
+    if not value:
+        return
+    try:
+        parse(value)
+    except (ValueError, OverflowError):
+        problems.add(row.line, column, f"{value!r} is not a valid {what}")
+
+
+def _check_pattern(
+    row: _Row,
+    column: str,
+    pattern: re.Pattern[str],
+    what: str,
+    problems: _Problems,
+    *,
+    required: bool,
+) -> str:
+    value = row.get(column)
+    if not value:
+        if required:
+            problems.add(row.line, column, "a value is required")
+        return ""
+    if not pattern.match(value):
+        problems.add(row.line, column, f"{value!r} is not a valid {what}")
+        return ""
+    return value
+
+
+@dataclass
+class LimsManifest:
+    path: Path
+    library_ids: list[str]  # base ids (topup/rerun suffixes removed), first-seen order
+    instrument_run_ids: list[str]
+    row_count: int
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class WorkflowManifest:
+    path: Path
+    portal_run_ids: list[str]
+    library_ids: list[str]
+    row_count: int
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_lims_manifest(path: Path) -> LimsManifest:
+    problems = _Problems(str(path))
+    warnings: list[str] = []
+    library_ids: dict[str, None] = {}
+    run_ids: dict[str, None] = {}
+    rows_without_run: list[int] = []
+    rows_with_run = 0
+    row_count = 0
+    for row in _read_rows(
+        path, required=LIMS_REQUIRED, optional=LIMS_OPTIONAL, problems=problems, warnings=warnings
+    ):
+        row_count += 1
+        library_id = _check_pattern(
+            row, "library_id", IDENTIFIER_RE, "library id", problems, required=True
+        )
+        if library_id:
+            library_ids[base_library_id(library_id)] = None
+        if "sequencing_run_id" in row.values:
+            run_id = _check_pattern(
+                row,
+                "sequencing_run_id",
+                INSTRUMENT_RUN_ID_RE,
+                "instrument run id",
+                problems,
+                required=False,
+            )
+            if run_id:
+                run_ids[run_id] = None
+                rows_with_run += 1
+            elif not row.get("sequencing_run_id"):
+                rows_without_run.append(row.line)
+        _check_typed(row, "sequencing_run_date", _parse_date, "date (YYYY-MM-DD)", problems)
+        _check_typed(row, "load_datetime", _parse_datetime, "date-time", problems)
+        _check_typed(row, "coverage", _parse_non_negative_number, "non-negative number", problems)
+    if rows_with_run and rows_without_run:
+        # One instrument run list restricts every library: a row without a run cannot say
+        # "all runs for this one" (the predecessor sent an empty value and failed later).
+        for line in rows_without_run:
+            problems.add(
+                line,
+                "sequencing_run_id",
+                "a value is required when other rows name a run (the runs restrict the FASTQs "
+                "of every library); fill it in, or remove the column to share FASTQs of all runs",
+            )
+    problems.raise_if_any()
+    return LimsManifest(
+        path=path,
+        library_ids=list(library_ids),
+        instrument_run_ids=list(run_ids),
+        row_count=row_count,
+        warnings=warnings,
+    )
+
+
+def read_workflow_manifest(path: Path, *, lims: LimsManifest) -> WorkflowManifest:
+    problems = _Problems(str(path))
+    warnings: list[str] = []
+    portal_run_ids: dict[str, None] = {}
+    library_ids: dict[str, None] = {}
+    known_libraries = set(lims.library_ids)
+    warned_runs: set[str] = set()
+    row_count = 0
+    for row in _read_rows(
+        path,
+        required=WORKFLOW_REQUIRED,
+        optional=WORKFLOW_OPTIONAL,
+        problems=problems,
+        warnings=warnings,
+    ):
+        row_count += 1
+        portal_run_id = _check_pattern(
+            row,
+            "portal_run_id",
+            PORTAL_RUN_ID_RE,
+            "portal run id (YYYYMMDD + 8 lower-case hex characters)",
+            problems,
+            required=True,
+        )
+        if portal_run_id:
+            portal_run_ids[portal_run_id] = None
+        library_id = _check_pattern(
+            row, "library_id", IDENTIFIER_RE, "library id", problems, required=True
+        )
+        if library_id:
+            base = base_library_id(library_id)
+            library_ids[base] = None
+            if base not in known_libraries:
+                problems.add(
+                    row.line,
+                    "library_id",
+                    f"library {library_id!r} is not in the LIMS manifest {lims.path}",
+                )
+        _check_pattern(
+            row, "workflow_name", WORKFLOW_NAME_RE, "workflow name", problems, required=False
+        )
+        _check_typed(row, "workflow_start", _parse_datetime, "date-time", problems)
+        _check_typed(row, "workflow_end", _parse_datetime, "date-time", problems)
+        _check_typed(
+            row, "workflow_duration", _parse_non_negative_number, "number of seconds", problems
+        )
+        status = row.get("workflow_status").upper()
+        if (
+            portal_run_id
+            and status
+            and status not in ("SUCCEEDED", "SUCCESS", "COMPLETE")
+            and portal_run_id not in warned_runs
+        ):
+            warned_runs.add(portal_run_id)
+            warnings.append(
+                f"{path}, line {row.line}: portal run {portal_run_id} has status {status}; "
+                "it is packaged as listed"
+            )
+    problems.raise_if_any()
+    return WorkflowManifest(
+        path=path,
+        portal_run_ids=list(portal_run_ids),
+        library_ids=list(library_ids),
+        row_count=row_count,
+        warnings=warnings,
+    )
+
+
+class RequestError(ValueError):
+    """Flags that do not make a valid request (independent of the manifests' contents)."""
+
+
+def validate_package_name(name: str) -> str:
+    if len(name) > PACKAGE_NAME_MAX_LENGTH or not PACKAGE_NAME_RE.match(name):
+        raise RequestError(
+            f"package name {name!r} is invalid: start with a letter, then letters, digits, "
+            "'_', '.', '+' or '-' (no spaces or '/'), at most 255 characters"
+        )
+    return name
+
+
+def build_package_request(
+    *,
+    lims: LimsManifest,
+    workflow: WorkflowManifest | None,
+    exclude_primary_data: bool = False,
+    defrost_archived_fastqs: bool = False,
+    use_workflow_filters: bool = True,
+    primary_data_path_prefix: str = "fastq",
+    secondary_analysis_path_prefix: str = "secondary-analysis",
+) -> dict[str, Any]:
+    """The `packageRequest` JSON (camelCase) the predecessor's CLI sent for the same inputs."""
+    if exclude_primary_data and workflow is None:
+        raise RequestError(
+            "--exclude-primary-data needs --workflow-manifest-csv (otherwise nothing is shared)"
+        )
+    if primary_data_path_prefix not in PRIMARY_DATA_PATH_PREFIXES:
+        raise RequestError(f"unknown primary data path prefix {primary_data_path_prefix!r}")
+    if secondary_analysis_path_prefix not in SECONDARY_ANALYSIS_PATH_PREFIXES:
+        raise RequestError(
+            f"unknown secondary analysis path prefix {secondary_analysis_path_prefix!r}"
+        )
+    data_types = ([] if exclude_primary_data else ["fastq"]) + (
+        ["secondaryAnalysis"] if workflow is not None else []
+    )
+    if len(data_types) == 2 and primary_data_path_prefix == secondary_analysis_path_prefix:
+        raise RequestError(
+            "--primary-data-path-prefix and --secondary-analysis-path-prefix are both "
+            f"{primary_data_path_prefix!r}: with FASTQs and secondary analyses in one package they "
+            "must differ"
+        )
+    request: dict[str, Any] = {
+        "libraryIdList": lims.library_ids,
+        "dataTypeList": data_types,
+        "defrostArchivedFastqs": defrost_archived_fastqs,
+        "useWorkflowFilters": use_workflow_filters,
+        "primaryDataPathPrefix": primary_data_path_prefix,
+        "secondaryAnalysisPathPrefix": secondary_analysis_path_prefix,
+    }
+    if lims.instrument_run_ids:
+        request["instrumentRunIdList"] = lims.instrument_run_ids
+    if workflow is not None:
+        request["portalRunIdList"] = workflow.portal_run_ids
+    return request
