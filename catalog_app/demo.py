@@ -603,8 +603,13 @@ def seed_demo(
 
 
 def _write_manifests(demo_dir: Path) -> None:
-    """Example request manifests for the CLI (`data-sharing-tool generate-package`)."""
-    cup = [lib for lib in LIBRARIES if lib.project_id == "CUP"]
+    """Example request manifests for the CLI (`data-sharing-tool generate-package`): libraries
+    with no archived FASTQs, so the package can be pushed and presigned straight away."""
+    cup = [
+        lib
+        for lib in LIBRARIES
+        if lib.project_id == "CUP" and not (lib.run_id == ARCHIVED_RUN and lib.phenotype == "tumor")
+    ]
     with (demo_dir / "lims_manifest.csv").open("w", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["library_id", "subject_id", "project_id"])

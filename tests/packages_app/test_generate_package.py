@@ -1,4 +1,8 @@
-"""`manage.py generate_package` with the predecessor's manifests."""
+"""`manage.py generate_package` with the predecessor's manifests.
+
+The manifests are parsed by the CLI's module (its format tests are in tests/cli/test_manifests.py);
+these tests check the command: that it gives the request the CLI gives, waits, and fails cleanly.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from data_sharing_tool.manifests import (
+    build_package_request,
+    read_lims_manifest,
+    read_workflow_manifest,
+)
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from catalog_app import demo
-from datasharing.errors import DomainError
-from packages_app.manifests import lims_manifest_parse, package_request_from_manifests
 from packages_app.models import Package, PackageStatus
 from tests.packages_app.conftest import RUN_2
 
@@ -47,96 +54,6 @@ def write(tmp_path: Path, name: str, text: str) -> str:
     return str(path)
 
 
-# --- Manifest formats (no database) -------------------------------------------------------------
-
-
-def test_lims_mart_export_selects_by_library_id_and_ignores_other_columns() -> None:
-    text = "sequencing_run_id,library_id,internal_subject_id,project_id,extra\n" + (
-        f"{RUN_2},L2400104,SBJ00102,CUP,x\n{RUN_2},L2400105,SBJ00102,CUP,y\n"
-        f"{RUN_2},L2400104,SBJ00102,CUP,z\n"
-    )
-    selection = lims_manifest_parse(text)
-    assert selection.fields == {"libraryIdList": ["L2400104", "L2400105"]}
-    restricted = lims_manifest_parse(text, restrict_to_runs=True)
-    assert restricted.fields["instrumentRunIdList"] == [RUN_2]
-
-
-@pytest.mark.parametrize(
-    ("header", "field"),
-    [
-        ("subject_id", "subjectIdList"),
-        ("internal_subject_id", "subjectIdList"),
-        ("individual_id", "individualIdList"),
-        ("project_id", "projectIdList"),
-        ("instrument_run_id", "instrumentRunIdList"),
-        ("sequencing_run_id", "instrumentRunIdList"),
-    ],
-)
-def test_lims_manifest_id_columns(header: str, field: str) -> None:
-    value = RUN_2 if "run" in header else "ID1"
-    assert lims_manifest_parse(f"{header}\n{value}\n{value}\n").fields == {field: [value]}
-
-
-def test_an_empty_library_id_column_falls_through_to_the_next_one() -> None:
-    selection = lims_manifest_parse("library_id,subject_id\n,SBJ00102\n,SBJ00103\n")
-    assert selection.fields == {"subjectIdList": ["SBJ00102", "SBJ00103"]}
-
-
-@pytest.mark.parametrize(
-    ("text", "where"),
-    [
-        ("", "empty"),
-        ("sample_name\nX\n", "line 1: the LIMS manifest needs one of the columns"),
-        ("library_id\nL2400104\nL 2400105\n", "line 3, column 'library_id'"),
-        ("library_id\n", "has a header but no rows"),
-        (
-            "library_id,project_id\nL2400104,CUP\n,CUP\n",
-            "line 3, column 'library_id': value is required",
-        ),
-        ("instrument_run_id\nbad/run\n", "line 2, column 'instrument_run_id'"),
-    ],
-)
-def test_bad_lims_manifests_name_line_and_column(text: str, where: str) -> None:
-    with pytest.raises(DomainError) as excinfo:
-        package_request_from_manifests(lims_text=text)
-    assert where in str(excinfo.value)
-
-
-def test_workflow_manifest_gives_portal_runs_and_secondary_analysis() -> None:
-    request, description = package_request_from_manifests(
-        lims_text="library_id\nL2400104\nL2400105\n",
-        workflow_text=f"portal_run_id,library_id,workflow_name\n{TN_SUBJECT_1},L2400104,tn\n"
-        f"{TN_SUBJECT_1},L2400105_topup,tn\n",
-        exclude_primary_data=True,
-        use_workflow_filters=False,
-        secondary_analysis_path_prefix="analysis",
-    )
-    assert request == {
-        "libraryIdList": ["L2400104", "L2400105"],
-        "portalRunIdList": [TN_SUBJECT_1],
-        "dataTypeList": ["secondaryAnalysis"],
-        "defrostArchivedFastqs": False,
-        "useWorkflowFilters": False,
-        "secondaryAnalysisPathPrefix": "analysis",
-    }
-    assert description == "2 library id(s), 1 workflow run(s)"
-
-
-def test_workflow_manifest_libraries_must_be_in_the_lims_manifest() -> None:
-    with pytest.raises(DomainError) as excinfo:
-        package_request_from_manifests(
-            lims_text="library_id\nL2400104\n",
-            workflow_text=f"portal_run_id,library_id\n{TN_SUBJECT_1},L2400104\n"
-            f"{TN_SUBJECT_1},L2400199\n",
-        )
-    assert "line 3, column 'library_id': library 'L2400199'" in str(excinfo.value)
-
-
-def test_excluding_primary_data_without_secondary_is_an_error() -> None:
-    with pytest.raises(DomainError, match="Nothing to package"):
-        package_request_from_manifests(lims_text="library_id\nL1\n", exclude_primary_data=True)
-
-
 # --- The command ---------------------------------------------------------------------------------
 
 
@@ -166,8 +83,8 @@ def test_generate_package_from_a_lims_mart_export_and_wait(
     package = Package.objects.get()
     assert package.status == PackageStatus.SUCCEEDED, package.error_message
     assert (
-        f"Generating package '{package.id}' (SBJ00102-tn): 3 library id(s), 1 workflow run(s)"
-        in output
+        f"Generating package '{package.id}' (SBJ00102-tn): 3 library id(s) on 1 instrument "
+        "run(s), 1 workflow run(s)" in output
     )
     assert f"Package '{package.id}' SUCCEEDED: 3 libraries, {package.file_count} files" in output
     assert package.request["portal_run_id_list"] == [TN_SUBJECT_1]
@@ -225,29 +142,82 @@ def test_generate_package_wait_shows_unarchiving_progress_and_times_out(
 
 
 @pytest.mark.django_db
-def test_generate_package_dry_run_creates_nothing(demo_catalog: Path, tmp_path: Path) -> None:
+def test_generate_package_dry_run_sends_the_request_the_cli_sends(
+    demo_catalog: Path, tmp_path: Path
+) -> None:
+    lims_path = demo_catalog / "lims_manifest.csv"
+    workflows = write(
+        tmp_path,
+        "workflows.csv",
+        rows_of(demo_catalog / "workflows.csv", portal_run_id=TN_SUBJECT_1),
+    )
+    lims_path = Path(
+        write(
+            tmp_path, "lims.csv", rows_of(demo_catalog / "lims.csv", internal_subject_id="SBJ00102")
+        )
+    )
     output = run(
         "--package-name",
         "preview",
         "--lims-manifest-csv",
-        str(demo_catalog / "lims_manifest.csv"),
+        str(lims_path),
+        "--workflow-manifest-csv",
+        workflows,
+        "--no-use-workflow-file-filters",
         "--dry-run",
     )
     answer = json.loads(output)
+    lims = read_lims_manifest(lims_path)
+    cli_request = build_package_request(
+        lims=lims,
+        workflow=read_workflow_manifest(Path(workflows), lims=lims),
+        use_workflow_filters=False,
+    )
+    sent = answer["package_request"]
+    assert sent["library_id_list"] == cli_request["libraryIdList"]
+    assert sent["instrument_run_id_list"] == cli_request["instrumentRunIdList"]
+    assert sent["portal_run_id_list"] == cli_request["portalRunIdList"] == [TN_SUBJECT_1]
+    assert sent["data_type_list"] == cli_request["dataTypeList"]
+    assert sent["use_workflow_filters"] is False
+    assert Package.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_the_demo_manifest_packages_six_libraries_with_nothing_archived(
+    demo_catalog: Path,
+) -> None:
+    answer = json.loads(
+        run(
+            "--package-name",
+            "preview",
+            "--lims-manifest-csv",
+            str(demo_catalog / "lims_manifest.csv"),
+            "--dry-run",
+        )
+    )
     assert answer["library_count"] == 6
-    assert answer["package_request"]["library_id_list"][0] == "L2400101"
+    assert answer["archived_file_count"] == 0
+    assert answer["file_count"] > 0
     assert Package.objects.count() == 0
 
 
 @pytest.mark.django_db
 def test_generate_package_bad_input_is_a_command_error(demo_catalog: Path, tmp_path: Path) -> None:
-    with pytest.raises(CommandError, match="No such file"):
+    with pytest.raises(CommandError, match=r"missing\.csv: file not found"):
         run("--package-name", "x1", "--lims-manifest-csv", str(tmp_path / "missing.csv"))
+    no_library = write(tmp_path, "subjects.csv", "subject_id\nSBJ00102\n")
+    with pytest.raises(CommandError, match="line 1, column 'library_id': required column"):
+        run("--package-name", "x1", "--lims-manifest-csv", no_library)
+    bad_row = write(tmp_path, "bad.csv", "library_id\nL2400105\nL 2400106\n")
+    with pytest.raises(CommandError, match=r"line 3 \(row 2\), column 'library_id'"):
+        run("--package-name", "x1", "--lims-manifest-csv", bad_row)
     lims = write(tmp_path, "lims.csv", "library_id\nL2400105\nL0000000\n")
     with pytest.raises(CommandError, match=r"Unknown ids in the request: libraryIdList: L0000000"):
         run("--package-name", "x1", "--lims-manifest-csv", lims)
     with pytest.raises(CommandError, match="packageName"):
         run("--package-name", "bad name", "--lims-manifest-csv", lims)
+    with pytest.raises(CommandError, match="needs --workflow-manifest-csv"):
+        run("--package-name", "x1", "--lims-manifest-csv", lims, "--exclude-primary-data")
     with pytest.raises(CommandError, match="No user 'nobody'"):
         run("--package-name", "x1", "--lims-manifest-csv", lims, "--requested-by", "nobody")
     assert Package.objects.count() == 0
@@ -257,7 +227,7 @@ def test_generate_package_bad_input_is_a_command_error(demo_catalog: Path, tmp_p
 def test_generate_package_records_the_requester_and_options(
     demo_catalog: Path, tmp_path: Path, curator: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    lims = write(tmp_path, "runs.csv", f"instrument_run_id\n{RUN_2}\n")
+    lims = write(tmp_path, "runs.csv", rows_of(demo_catalog / "lims.csv", sequencing_run_id=RUN_2))
     with django_capture_on_commit_callbacks(execute=True):
         run(
             "--package-name",
@@ -274,4 +244,6 @@ def test_generate_package_records_the_requester_and_options(
     assert package.request["instrument_run_id_list"] == [RUN_2]
     assert package.request["primary_data_path_prefix"] == "primary"
     assert package.status == PackageStatus.SUCCEEDED, package.error_message
-    assert package.library_count == sum(1 for lib in demo.LIBRARIES if lib.run_id == RUN_2)
+    assert package.library_count == len(
+        {lib.library_id for lib in demo.LIBRARIES if lib.run_id == RUN_2}
+    )

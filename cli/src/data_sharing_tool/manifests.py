@@ -16,7 +16,7 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -422,9 +422,14 @@ def build_package_request(
     use_workflow_filters: bool = True,
     primary_data_path_prefix: str = "fastq",
     secondary_analysis_path_prefix: str = "secondary-analysis",
+    secondary_analysis_types: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The `packageRequest` JSON (camelCase) the predecessor's CLI sent for the same inputs."""
-    if exclude_primary_data and workflow is None:
+    """The `packageRequest` JSON (camelCase) the predecessor's CLI sent for the same inputs.
+
+    `secondary_analysis_types` (workflow names; the server's `generate_package
+    --secondary-analysis-type`) adds the latest successful run of each per library."""
+    with_secondary = workflow is not None or bool(secondary_analysis_types)
+    if exclude_primary_data and not with_secondary:
         raise RequestError(
             "--exclude-primary-data needs --workflow-manifest-csv (otherwise nothing is shared)"
         )
@@ -435,7 +440,7 @@ def build_package_request(
             f"unknown secondary analysis path prefix {secondary_analysis_path_prefix!r}"
         )
     data_types = ([] if exclude_primary_data else ["fastq"]) + (
-        ["secondaryAnalysis"] if workflow is not None else []
+        ["secondaryAnalysis"] if with_secondary else []
     )
     if len(data_types) == 2 and primary_data_path_prefix == secondary_analysis_path_prefix:
         raise RequestError(
@@ -455,4 +460,6 @@ def build_package_request(
         request["instrumentRunIdList"] = lims.instrument_run_ids
     if workflow is not None:
         request["portalRunIdList"] = workflow.portal_run_ids
+    if secondary_analysis_types:
+        request["secondaryAnalysisTypeList"] = list(dict.fromkeys(secondary_analysis_types))
     return request

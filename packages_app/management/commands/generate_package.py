@@ -1,21 +1,32 @@
 """`manage.py generate_package`: the predecessor CLI's `generate-package`, on the server.
 
-Manifest formats: see packages_app/manifests.py and docs/packaging.md.
+The manifests are read and validated by the CLI's own module (`data_sharing_tool.manifests`), so
+the same files give the same package request here and in `data-sharing-tool generate-package`.
+Formats: docs/cli.md.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
+from data_sharing_tool.manifests import (
+    LimsManifest,
+    ManifestError,
+    RequestError,
+    WorkflowManifest,
+    build_package_request,
+    read_lims_manifest,
+    read_workflow_manifest,
+)
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from datasharing.commands import domain_errors_as_command_errors, read_text_file
+from datasharing.commands import domain_errors_as_command_errors
 from packages_app import services
 from packages_app.defrost import package_restore_progress
-from packages_app.manifests import package_request_from_manifests
 from packages_app.models import Package, PackageStatus
 
 
@@ -25,6 +36,19 @@ def _size(num: float) -> str:
             return f"{num:.0f} {unit}" if unit == "B" else f"{num:.1f} {unit}"
         num /= 1024
     return f"{num} B"
+
+
+def _describe(
+    lims: LimsManifest, workflow: WorkflowManifest | None, workflow_names: list[str]
+) -> str:
+    text = f"{len(lims.library_ids)} library id(s)"
+    if lims.instrument_run_ids:
+        text += f" on {len(lims.instrument_run_ids)} instrument run(s)"
+    if workflow is not None:
+        text += f", {len(workflow.portal_run_ids)} workflow run(s)"
+    if workflow_names:
+        text += f", latest {', '.join(workflow_names)}"
+    return text
 
 
 class Command(BaseCommand):
@@ -39,13 +63,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--lims-manifest-csv",
             required=True,
-            help="CSV with a library_id, subject_id, individual_id, project_id or "
-            "instrument_run_id column (a LIMS mart export works as is).",
+            help="CSV with a library_id column; a sequencing_run_id column restricts the FASTQs "
+            "to those runs (a LIMS mart export works as is).",
         )
         parser.add_argument(
             "--workflow-manifest-csv",
-            help="CSV with a portal_run_id column (a workflow mart export works as is): "
-            "package those runs' secondary analysis too.",
+            help="CSV with portal_run_id and library_id columns (a workflow mart export works "
+            "as is): package those runs' secondary analysis too.",
         )
         parser.add_argument(
             "--secondary-analysis-type",
@@ -67,15 +91,13 @@ class Command(BaseCommand):
             action="store_true",
             help="Share every file of the workflow runs (except logs/ and cache/).",
         )
-        parser.add_argument("--primary-data-path-prefix", help="fastq (default), primary or /")
         parser.add_argument(
-            "--secondary-analysis-path-prefix",
-            help="secondary-analysis (default), analysis or /",
+            "--primary-data-path-prefix", default="fastq", help="fastq (default), primary or /"
         )
         parser.add_argument(
-            "--restrict-to-manifest-runs",
-            action="store_true",
-            help="Only FASTQs on the manifest's instrument_run_id / sequencing_run_id values.",
+            "--secondary-analysis-path-prefix",
+            default="secondary-analysis",
+            help="secondary-analysis (default), analysis or /",
         )
         parser.add_argument(
             "--requested-by", metavar="USERNAME", help="Record this user as the requester."
@@ -97,24 +119,22 @@ class Command(BaseCommand):
             user = User.objects.filter(username=options["requested_by"]).first()
             if user is None:
                 raise CommandError(f"No user {options['requested_by']!r}.")
-        lims_text = read_text_file(options["lims_manifest_csv"])
-        workflow_text = (
-            read_text_file(options["workflow_manifest_csv"])
-            if options["workflow_manifest_csv"]
-            else None
-        )
-        with domain_errors_as_command_errors():
-            request, description = package_request_from_manifests(
-                lims_text=lims_text,
-                workflow_text=workflow_text,
+        lims, workflow = self._read_manifests(options)
+        try:
+            request = build_package_request(
+                lims=lims,
+                workflow=workflow,
                 exclude_primary_data=options["exclude_primary_data"],
                 defrost_archived_fastqs=options["defrost_archived_fastqs"],
                 use_workflow_filters=not options["no_use_workflow_file_filters"],
                 primary_data_path_prefix=options["primary_data_path_prefix"],
                 secondary_analysis_path_prefix=options["secondary_analysis_path_prefix"],
                 secondary_analysis_types=options["secondary_analysis_type"],
-                restrict_to_runs=options["restrict_to_manifest_runs"],
             )
+        except RequestError as exc:
+            raise CommandError(str(exc)) from None
+        description = _describe(lims, workflow, options["secondary_analysis_type"])
+        with domain_errors_as_command_errors():
             if options["dry_run"]:
                 answer = services.package_dry_run(
                     package_name=options["package_name"], package_request=request
@@ -129,6 +149,22 @@ class Command(BaseCommand):
         )
         if options["wait"]:
             self._wait(package, interval=options["poll_interval"], timeout=options["timeout"])
+
+    def _read_manifests(
+        self, options: dict[str, Any]
+    ) -> tuple[LimsManifest, WorkflowManifest | None]:
+        try:
+            lims = read_lims_manifest(Path(options["lims_manifest_csv"]))
+            workflow = (
+                read_workflow_manifest(Path(options["workflow_manifest_csv"]), lims=lims)
+                if options["workflow_manifest_csv"]
+                else None
+            )
+        except ManifestError as exc:
+            raise CommandError(f"Nothing was created; fix the manifest:\n{exc}") from None
+        for warning in lims.warnings + (workflow.warnings if workflow else []):
+            self.stderr.write(f"warning: {warning}")
+        return lims, workflow
 
     def _wait(self, package: Package, *, interval: float, timeout: float) -> None:
         started = time.monotonic()
