@@ -32,6 +32,7 @@ RUNS = {
 }
 ARCHIVED_RUN = "241024_A00130_0336_BHW7MVDSXC"  # its tumor FASTQs sit in DEEP_ARCHIVE
 ORA_RUN = "241115_A00130_0340_BH2YLKDSXD"
+DEMO_RECIPIENT_BUCKET = "demo-recipient"
 PROJECTS = {"CUP": "Tothill", "PanCan": "Grimmond"}
 
 
@@ -529,7 +530,13 @@ def _put_if_changed(
 def seed_demo_storage(*, progress: Callable[[str], None] = lambda _msg: None) -> int:
     """Write the demo objects into S3 (only those missing or different). Returns how many."""
     primary_bucket = settings.DEMO_PRIMARY_BUCKET
-    for bucket in (primary_bucket, settings.WORKFLOW_OUTPUT_BUCKET, settings.ARTIFACT_BUCKET):
+    # DEMO_RECIPIENT_BUCKET stands for a collaborator's bucket: somewhere to push the demo to.
+    for bucket in (
+        primary_bucket,
+        settings.WORKFLOW_OUTPUT_BUCKET,
+        settings.ARTIFACT_BUCKET,
+        DEMO_RECIPIENT_BUCKET,
+    ):
         s3.ensure_bucket(bucket)
     uploaded = 0
     archived_libraries = {
