@@ -5,6 +5,8 @@ sync) and by platform events.
 
 from django.db import models
 
+from datasharing import s3
+
 
 class Project(models.Model):
     project_id = models.CharField(max_length=100, unique=True)
@@ -103,7 +105,23 @@ class LibraryRun(models.Model):
         return f"{self.source_library_id} on {self.run_id}"
 
 
-class StoredObject(models.Model):
+class ArchiveState:
+    """`is_archived` / `needs_restore` for models with `storage_class` and `restore_state` (a
+    catalogued object, and its frozen copy in a package)."""
+
+    storage_class: str
+    restore_state: str
+
+    @property
+    def is_archived(self) -> bool:
+        return self.storage_class in s3.ARCHIVED_STORAGE_CLASSES
+
+    @property
+    def needs_restore(self) -> bool:
+        return self.is_archived and self.restore_state != "restored"
+
+
+class StoredObject(ArchiveState, models.Model):
     """One S3 object we know of. `size` is None until storage has been read."""
 
     bucket = models.CharField(max_length=63)
@@ -143,14 +161,6 @@ class StoredObject(models.Model):
     @property
     def file_name(self) -> str:
         return self.key.rsplit("/", 1)[-1]
-
-    @property
-    def is_archived(self) -> bool:
-        return self.storage_class in {"GLACIER", "DEEP_ARCHIVE"}
-
-    @property
-    def needs_restore(self) -> bool:
-        return self.is_archived and self.restore_state != "restored"
 
 
 class Fastq(models.Model):

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from catalog_app.models import ArchiveState
 from datasharing.ids import new_id
 
 
@@ -149,7 +150,7 @@ class PackageAnalysis(models.Model):
         return f"{self.workflow_name} {self.portal_run_id}"
 
 
-class PackageFile(models.Model):
+class PackageFile(ArchiveState, models.Model):
     """One file of the package: where it comes from and where the recipient will see it."""
 
     package = models.ForeignKey(Package, on_delete=models.CASCADE, related_name="files")
@@ -203,14 +204,6 @@ class PackageFile(models.Model):
     @property
     def file_name(self) -> str:
         return self.relative_path.rsplit("/", 1)[-1]
-
-    @property
-    def is_archived(self) -> bool:
-        return self.storage_class in {"GLACIER", "DEEP_ARCHIVE"}
-
-    @property
-    def needs_restore(self) -> bool:
-        return self.is_archived and self.restore_state != "restored"
 
 
 # --- Workflow file filters ----------------------------------------------------------------------

@@ -4,6 +4,7 @@ import datetime as dt
 
 from django.db.models import QuerySet
 
+from datasharing import s3
 from datasharing.errors import DomainError
 from datasharing.ids import normalize_id
 from packages_app.models import (
@@ -43,7 +44,7 @@ def package_files_list(*, package: Package) -> QuerySet[PackageFile]:
 def package_archived_files(*, package: Package) -> list[str]:
     """Relative paths of files still in an archive tier (not restored): they cannot be shared."""
     return list(
-        PackageFile.objects.filter(package=package, storage_class__in=["GLACIER", "DEEP_ARCHIVE"])
+        PackageFile.objects.filter(package=package, storage_class__in=s3.ARCHIVED_STORAGE_CLASSES)
         .exclude(restore_state="restored")
         .order_by("relative_path")
         .values_list("relative_path", flat=True)

@@ -11,7 +11,7 @@ import os
 import shlex
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -532,12 +532,7 @@ def list_packages(
     }
     with api_client() as client:
         packages = list(client.packages_list(limit=max_packages, **filters))
-    if as_json:
-        output.print_json(packages)
-    elif packages:
-        output.print_table(packages, PACKAGE_COLUMNS)
-    else:
-        output.info("No packages match.")
+    _print_list(packages, PACKAGE_COLUMNS, as_json=as_json, nothing="No packages match.")
 
 
 @cli.command("get-package-status", epilog=ENVIRONMENT_HELP)
@@ -557,21 +552,15 @@ def get_package_status(package_id: str, wait: bool, as_json: bool) -> None:
     """
     package_id = normalize_job_id(package_id, prefix="pkg")
     with api_client() as client:
-        if wait:
-            package = wait_for_job(
-                fetch=lambda: client.package_get(package_id),
-                describe=describe_package,
-                label=f"package {package_id}",
-                follow_command=follow_package(package_id),
-            )
-        else:
-            package = client.package_get(package_id)
-    if as_json:
-        output.print_json(package)
-    else:
-        print_package(package)
-    if wait:
-        raise_for_final_status(package, label=f"Package {package_id}")
+        _show_job(
+            fetch=lambda: client.package_get(package_id),
+            describe=describe_package,
+            show=print_package,
+            label=f"package {package_id}",
+            follow_command=follow_package(package_id),
+            wait=wait,
+            as_json=as_json,
+        )
 
 
 @cli.command("view-package-report", epilog=ENVIRONMENT_HELP)
@@ -753,12 +742,7 @@ def list_push_jobs(
     }
     with api_client() as client:
         jobs = list(client.pushes_list(limit=max_jobs, **filters))
-    if as_json:
-        output.print_json(jobs)
-    elif jobs:
-        output.print_table(jobs, PUSH_COLUMNS)
-    else:
-        output.info("No push jobs match.")
+    _print_list(jobs, PUSH_COLUMNS, as_json=as_json, nothing="No push jobs match.")
 
 
 @cli.command("get-push-job-status", epilog=ENVIRONMENT_HELP)
@@ -778,21 +762,52 @@ def get_push_job_status(push_job_id: str, wait: bool, as_json: bool) -> None:
     """
     push_job_id = normalize_job_id(push_job_id, prefix="psh")
     with api_client() as client:
-        if wait:
-            job = wait_for_job(
-                fetch=lambda: client.push_get(push_job_id),
-                describe=describe_push,
-                label=f"push job {push_job_id}",
-                follow_command=follow_push(push_job_id),
-            )
-        else:
-            job = client.push_get(push_job_id)
+        _show_job(
+            fetch=lambda: client.push_get(push_job_id),
+            describe=describe_push,
+            show=print_push,
+            label=f"push job {push_job_id}",
+            follow_command=follow_push(push_job_id),
+            wait=wait,
+            as_json=as_json,
+        )
+
+
+def _print_list(
+    rows: list[dict[str, Any]], columns: Sequence[output.Column], *, as_json: bool, nothing: str
+) -> None:
+    if as_json:
+        output.print_json(rows)
+    elif rows:
+        output.print_table(rows, columns)
+    else:
+        output.info(nothing)
+
+
+def _show_job(
+    *,
+    fetch: Callable[[], dict[str, Any]],
+    describe: Callable[[dict[str, Any]], str],
+    show: Callable[[dict[str, Any]], None],
+    label: str,
+    follow_command: str,
+    wait: bool,
+    as_json: bool,
+) -> None:
+    """Print a job (package or push); with `wait`, follow it to the end and exit non-zero unless
+    it SUCCEEDED."""
+    if wait:
+        job = wait_for_job(
+            fetch=fetch, describe=describe, label=label, follow_command=follow_command
+        )
+    else:
+        job = fetch()
     if as_json:
         output.print_json(job)
     else:
-        print_push(job)
+        show(job)
     if wait:
-        raise_for_final_status(job, label=f"Push job {push_job_id}")
+        raise_for_final_status(job, label=label[0].upper() + label[1:])
 
 
 # --- entry point ---------------------------------------------------------------------------------
