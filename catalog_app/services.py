@@ -12,7 +12,7 @@ import logging
 import os
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -109,7 +109,7 @@ class ImportResult:
 
 def base_library_id(library_id: str) -> str:
     """`L2401544_topup2` and `L2401544_rerun` belong to `L2401544`."""
-    match = TOPUP_RERUN_RE.match(library_id)
+    match = TOPUP_RERUN_RE.fullmatch(library_id)
     return match.group("base") if match else library_id
 
 
@@ -117,7 +117,7 @@ def _identifier(
     row: CsvRow, column: str, *, required: bool = True, pattern: re.Pattern[str] = IDENTIFIER_RE
 ) -> str:
     value = row.required(column) if required else row.get(column)
-    if value and not pattern.match(value):
+    if value and not pattern.fullmatch(value):
         raise row.error(column, f"{value!r} is not a valid identifier")
     return value
 
@@ -370,7 +370,7 @@ class WorkflowRecord:
 
 def _parse_workflow_row(row: CsvRow) -> WorkflowRecord:
     portal_run_id = row.required("portal_run_id")
-    if not PORTAL_RUN_ID_RE.match(portal_run_id):
+    if not PORTAL_RUN_ID_RE.fullmatch(portal_run_id):
         raise row.error(
             "portal_run_id",
             f"{portal_run_id!r} is not a portal run id (YYYYMMDD + 8 hex characters)",
@@ -545,7 +545,7 @@ def catalog_sync_prefix(*, uri: str) -> ImportResult:
     with transaction.atomic():
         seen = _apply_listing(
             location.bucket,
-            s3.list_objects(location.bucket, location.key),
+            _listing(location.bucket, location.key),
             existing=existing,
             include=lambda _key: True,
             result=result,
@@ -563,14 +563,19 @@ def prefix_query_chunk() -> int:
     return 200 if connection.vendor == "sqlite" else 1000
 
 
-def _list_prefix(location: s3.S3Uri) -> list[s3.ObjectInfo]:
+def _listing(bucket: str, prefix: str) -> Iterator[s3.ObjectInfo]:
+    """The objects under a prefix; a missing or forbidden bucket is a clear 400, not a crash."""
     try:
-        return list(s3.list_objects(location.bucket, location.key))
+        yield from s3.list_objects(bucket, prefix)
     except s3.S3_ERRORS as exc:
         code = s3.error_code(exc)
         if code in {"NoSuchBucket", "AccessDenied", "403", "404"}:
-            raise DomainError(f"Cannot list {location}: {code}.") from None
+            raise DomainError(f"Cannot list s3://{bucket}/{prefix}: {code}.") from None
         raise
+
+
+def _list_prefix(location: s3.S3Uri) -> list[s3.ObjectInfo]:
+    return list(_listing(location.bucket, location.key))
 
 
 def catalog_sync_prefixes(*, uris: Sequence[str], concurrency: int = 8) -> ImportResult:
@@ -665,7 +670,7 @@ def catalog_sync_storage(*, uri: str | None = None) -> ImportResult:
         with transaction.atomic():
             seen = _apply_listing(
                 bucket,
-                s3.list_objects(bucket, common),
+                _listing(bucket, common),
                 existing=existing,
                 include=include,
                 result=result,
@@ -721,7 +726,7 @@ def catalog_import_fastq_list(*, text: str, instrument_run_id: str, base_uri: st
     File paths resolve under `base_uri`; sizes, ETags and storage classes come from one listing
     of that prefix. Libraries unknown to the catalog are created (their LIMS metadata follows).
     """
-    if not INSTRUMENT_RUN_ID_RE.match(instrument_run_id or ""):
+    if not INSTRUMENT_RUN_ID_RE.fullmatch(instrument_run_id or ""):
         raise DomainError(f"{instrument_run_id!r} is not a valid instrument run id.")
     base = s3.parse_s3_uri(base_uri if base_uri.endswith("/") else base_uri + "/")
     records: list[FastqRecord] = []
@@ -769,7 +774,7 @@ def catalog_import_fastq_list(*, text: str, instrument_run_id: str, base_uri: st
     # Objects: catalogue the listed files with what storage says about them.
     wanted_keys = set(keys)
     listing = {
-        info.key: info for info in s3.list_objects(base.bucket, base.key) if info.key in wanted_keys
+        info.key: info for info in _listing(base.bucket, base.key) if info.key in wanted_keys
     }
     now = timezone.now()
     object_values: dict[str, dict[str, Any]] = {}

@@ -22,6 +22,6 @@ def normalize_id(value: str, *, prefix: str) -> str:
     if raw.startswith(f"{prefix}."):
         raw = raw[len(prefix) + 1 :]
     raw = raw.upper()
-    if not _ULID_RE.match(raw):
+    if not _ULID_RE.fullmatch(raw):
         raise DomainError(f"No {prefix} with id {value!r}.", status_code=404)
     return f"{prefix}.{raw}"

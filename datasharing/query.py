@@ -38,7 +38,11 @@ def query_datetime(params: Any, name: str) -> dt.datetime | None:
         raise ValidationError({name: f"{raw!r} is not an ISO 8601 date or date-time."})
     if timezone.is_naive(value):
         value = value.replace(tzinfo=dt.UTC)
-    return value
+    try:
+        # In UTC, as the database compares it (SQLite overflows on 0001-01-01T00:00+01:00).
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValidationError({name: f"{raw!r} is out of range."}) from None
 
 
 def query_bool(params: Any, name: str) -> bool | None:

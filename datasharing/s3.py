@@ -87,7 +87,7 @@ class ObjectInfo:
 
 
 def bucket_name_is_valid(bucket: str) -> bool:
-    return bool(_BUCKET_RE.match(bucket)) and ".." not in bucket
+    return bool(_BUCKET_RE.fullmatch(bucket)) and ".." not in bucket
 
 
 def parse_s3_uri(uri: str, *, require_key: bool = False) -> S3Uri:
@@ -681,11 +681,11 @@ def is_retryable(exc: BaseException) -> bool:
 
 def is_md5_etag(etag: str) -> bool:
     """A single-part ETag, which S3 computes as the MD5 of the content (unless SSE-KMS/SSE-C)."""
-    return bool(_MD5_ETAG_RE.match(etag or ""))
+    return bool(_MD5_ETAG_RE.fullmatch(etag or ""))
 
 
 def multipart_part_count(etag: str) -> int | None:
-    match = _MULTIPART_ETAG_RE.match(etag or "")
+    match = _MULTIPART_ETAG_RE.fullmatch(etag or "")
     return int(match.group(1)) if match else None
 
 

@@ -62,7 +62,7 @@ def file_md5(file: PackageFile) -> str:
     """The file's MD5 when known: the recorded checksum, or a single-part ETag (which is the MD5)."""
     if file.md5:
         return file.md5
-    return file.etag if _MD5_RE.match(file.etag or "") else ""
+    return file.etag if _MD5_RE.fullmatch(file.etag or "") else ""
 
 
 def manifest_tsv(*, package: Package) -> str:

@@ -212,7 +212,7 @@ WORKFLOW_NAME_PATTERN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,98}\*?$")
 
 
 def validate_workflow_name_pattern(value: str) -> None:
-    if not WORKFLOW_NAME_PATTERN_RE.match(value or ""):
+    if not WORKFLOW_NAME_PATTERN_RE.fullmatch(value or ""):
         raise ValidationError(
             "Enter a workflow name (letters, digits, '_', '.', '+', '-'), optionally ending in '*' "
             "to match every workflow name starting with the part before it."

@@ -121,10 +121,15 @@ def package_name_validate(package_name: Any) -> str:
             "packageName is required: a name such as 'CUP-fastqs-2025-04'.",
             details={"field": "packageName"},
         )
-    if len(package_name) > PACKAGE_NAME_MAX_LENGTH or not PACKAGE_NAME_RE.match(package_name):
+    if (
+        len(package_name) > PACKAGE_NAME_MAX_LENGTH
+        or not PACKAGE_NAME_RE.fullmatch(package_name)
+        or ".." in package_name
+    ):
         raise DomainError(
             f"Invalid packageName {package_name[:100]!r}: it must start with a letter and contain "
-            "only letters, digits, '_', '.', '+' and '-' (no '/', spaces or control characters), "
+            "only letters, digits, '_', '.', '+' and '-' (no '/', '..', spaces or control "
+            "characters), "
             f"at most {PACKAGE_NAME_MAX_LENGTH} characters.",
             details={"field": "packageName"},
         )
@@ -146,7 +151,7 @@ def _id_list(name: str, value: Any, problems: list[str]) -> list[str] | None:
     invalid: list[str] = []
     for item in value:
         item = item.strip()
-        if not pattern.match(item):
+        if not pattern.fullmatch(item):
             invalid.append(item)
         elif item not in cleaned:
             cleaned.append(item)
@@ -174,7 +179,7 @@ def _prefix(name: str, value: Any, default: str, problems: list[str]) -> str:
         return default
     if value == NO_PREFIX:
         return value
-    if not PATH_PREFIX_RE.match(value) or ".." in value:
+    if not PATH_PREFIX_RE.fullmatch(value) or ".." in value:
         problems.append(
             f"{camel(name)} {value[:60]!r} is not a valid path prefix: use one folder name "
             "(letters, digits, '_', '.', '+', '-'; no '/', '..', spaces or control characters) "

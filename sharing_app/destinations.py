@@ -46,7 +46,7 @@ class Destination:
 
     @property
     def project_is_id(self) -> bool:
-        return bool(_UUID_RE.match(self.project))
+        return bool(_UUID_RE.fullmatch(self.project))
 
     def key_for(self, relative_path: str) -> str:
         """S3 key (s3) or path inside the project (icav2) of a package file."""
@@ -111,7 +111,7 @@ def _parse_icav2(value: str, original: str) -> Destination:
     project, _, path = value[len("icav2://") :].partition("/")
     if not project:
         raise DomainError(f"Destination {original!r} names no ICAv2 project.")
-    if not (_UUID_RE.match(project) or _ICAV2_PROJECT_RE.match(project)):
+    if not (_UUID_RE.fullmatch(project) or _ICAV2_PROJECT_RE.fullmatch(project)):
         raise DomainError(
             f"Invalid ICAv2 project {project!r} in destination {original!r}: use the project id "
             "or its name (letters, digits, '_', '-', '.')."

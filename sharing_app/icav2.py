@@ -201,7 +201,7 @@ class Icav2Client:
 
     def resolve_project(self, project: str) -> Icav2Project:
         """A project by id (UUID) or by exact name; Icav2Error(404) when none or ambiguous."""
-        if _UUID_RE.match(project):
+        if _UUID_RE.fullmatch(project):
             found = self.get_project(project)
             if found is not None:
                 return found

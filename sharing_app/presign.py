@@ -75,7 +75,7 @@ def md5_of(*, md5: str, etag: str) -> str:
     rule as packages_app.artifacts.file_md5, on plain values)."""
     if md5:
         return md5.lower()
-    return etag.lower() if _MD5_RE.match(etag.lower()) else ""
+    return etag.lower() if _MD5_RE.fullmatch(etag.lower()) else ""
 
 
 def _package_manifest(package: Package) -> str:

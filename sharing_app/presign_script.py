@@ -53,9 +53,9 @@ class ScriptFile:
     @property
     def checksum(self) -> str:
         """The script's checksum field: `md5:HEX`, `sha256:HEX` or `-` (size only)."""
-        if _HEX_MD5_RE.match(self.md5):
+        if _HEX_MD5_RE.fullmatch(self.md5):
             return f"md5:{self.md5}"
-        if _HEX_SHA256_RE.match(self.sha256):
+        if _HEX_SHA256_RE.fullmatch(self.sha256):
             return f"sha256:{self.sha256}"
         return "-"
 
@@ -96,7 +96,7 @@ def check_relative_paths(paths: Sequence[str]) -> None:
     for path in paths:
         # The regular expression clears the usual path in a microsecond; the rest get the full
         # check (non-ASCII names are measured in bytes there).
-        if path.isascii() and _SAFE_ASCII_PATH_RE.match(path):
+        if path.isascii() and _SAFE_ASCII_PATH_RE.fullmatch(path):
             continue
         problem = relative_path_problem(path)
         if problem:
@@ -169,7 +169,7 @@ def render_download_script(
         raise RuntimeError(f"Download script template placeholders {found} != {sorted(scalars)}.")
     # The script hands URLs to curl in config files as `url = "..."`: no quote, backslash,
     # space or control character may appear (presigned URLs are percent-encoded).
-    bad_urls = [file.relative_path for file in files if not _URL_RE.match(file.url)]
+    bad_urls = [file.relative_path for file in files if not _URL_RE.fullmatch(file.url)]
     if bad_urls:
         raise RuntimeError(f"Presigned URLs with unexpected characters for {bad_urls[:5]}.")
     table = "".join(

@@ -6,7 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from catalog_app.models import Library
+from catalog_app.models import Library, SequencingRun, StoredObject
 from tests.catalog_app.test_import_lims import lims_file, lims_row
 
 pytestmark = pytest.mark.django_db
@@ -155,3 +155,25 @@ def test_runs_and_workflow_runs(viewer_client: APIClient, demo_catalog: Path) ->
     assert failed["results"][0]["portalRunId"][:8].isdigit()
     cttso = viewer_client.get("/api/v1/catalog/workflow-runs?workflowName=cttsov2").json()
     assert cttso["pagination"]["count"] == 2 and len(cttso["results"][0]["libraryIds"]) == 1
+
+
+def test_importing_from_a_bucket_that_does_not_exist_is_400_and_writes_nothing(
+    curator_client: APIClient,
+) -> None:
+    response = curator_client.post(
+        "/api/v1/catalog/sync-storage", {"uri": "s3://no-such-bucket-here/runs/"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "s3://no-such-bucket-here/runs/: NoSuchBucket" in response.json()["message"]
+    response = upload(
+        curator_client,
+        "fastq-list",
+        "RGID,RGSM,RGLB,Lane,Read1File,Read2File\nA,L2400101,L2400101,1,a.fastq.gz,\n",
+        instrumentRunId="241101_A01052_0221_AHVTC2DSXC",
+        baseUri="s3://no-such-bucket-here/run/",
+    )
+    assert response.status_code == 400
+    assert "NoSuchBucket" in response.json()["message"]
+    assert not Library.objects.exists()
+    assert not SequencingRun.objects.exists()
+    assert not StoredObject.objects.exists()

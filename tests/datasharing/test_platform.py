@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import logging
@@ -143,3 +144,19 @@ def test_declared_periodic_tasks_are_stored_for_beat() -> None:
     del beat._registry["test-tick"]
     sync_periodic_tasks()
     assert PeriodicTask.objects.get(name=PREFIX + "test-tick").enabled is False
+
+
+def test_query_dates_are_compared_in_utc_and_out_of_range_ones_are_refused() -> None:
+    from django.http import QueryDict
+    from rest_framework.exceptions import ValidationError
+
+    from datasharing.query import query_datetime
+
+    value = query_datetime(QueryDict("after=2024-11-01T10:00:00%2B10:00"), "after")
+    assert value == dt.datetime(2024, 11, 1, 0, 0, tzinfo=dt.UTC)
+    assert query_datetime(QueryDict("after=2024-11-01"), "after") == dt.datetime(
+        2024, 11, 1, tzinfo=dt.UTC
+    )
+    for raw in ("0001-01-01T00:00:00%2B01:00", "9999-12-31T23:00:00-05:00"):
+        with pytest.raises(ValidationError, match="out of range"):
+            query_datetime(QueryDict(f"after={raw}"), "after")

@@ -104,7 +104,8 @@ def test_run_only_requests_are_valid() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["2024111463c05a0", "2024111463C05A04", "../etc/passwd", "x" * 17, ""]
+    "value",
+    ["2024111463c05a0", "2024111463C05A04", "../etc/passwd", "x" * 17, ""],
 )
 def test_malformed_portal_run_ids_are_rejected(value: str) -> None:
     message = problems(
@@ -153,7 +154,20 @@ def test_valid_package_names(name: str) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["", "a", "1package", "my package", "a/b", "../etc", "tab\there", "nul\x00", "ünïcode", 7],
+    [
+        "",
+        "a",
+        "1package",
+        "my package",
+        "a/b",
+        "../etc",
+        "a..b",
+        "tab\there",
+        "nul\x00",
+        "newline\n",
+        "ünïcode",
+        7,
+    ],
 )
 def test_invalid_package_names(name: Any) -> None:
     with pytest.raises(DomainError) as excinfo:
@@ -171,7 +185,8 @@ def test_valid_path_prefixes(prefix: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "prefix", ["a/b", "/fastq", "fastq/", "..", "a..b", "my data", "tab\t", "\x01", "", "//"]
+    "prefix",
+    ["a/b", "/fastq", "fastq/", "..", "a..b", "my data", "tab\t", "\x01", "", "//", "fastq\n"],
 )
 def test_invalid_path_prefixes(prefix: str) -> None:
     message = problems(

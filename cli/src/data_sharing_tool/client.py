@@ -31,7 +31,7 @@ def normalize_job_id(value: str, *, prefix: str) -> str:
     raw = value.strip()
     if raw.startswith(f"{prefix}."):
         raw = raw[len(prefix) + 1 :]
-    if not ULID_RE.match(raw):
+    if not ULID_RE.fullmatch(raw):
         kind = "package" if prefix == "pkg" else "push job"
         raise CliError(
             f"{value!r} is not a {kind} id (expected {prefix}.<26-character id>)",

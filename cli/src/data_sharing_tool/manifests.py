@@ -79,7 +79,7 @@ WORKFLOW_OPTIONAL = (
 
 def base_library_id(library_id: str) -> str:
     """`L2401544_topup2` and `L2401544_rerun` are sequencing of library `L2401544`."""
-    match = TOPUP_RERUN_RE.match(library_id)
+    match = TOPUP_RERUN_RE.fullmatch(library_id)
     return match.group("base") if match else library_id
 
 
@@ -254,7 +254,7 @@ def _check_pattern(
         if required:
             problems.add(row.line, column, "a value is required")
         return ""
-    if not pattern.match(value):
+    if not pattern.fullmatch(value):
         problems.add(row.line, column, f"{value!r} is not a valid {what}")
         return ""
     return value
@@ -405,10 +405,10 @@ class RequestError(ValueError):
 
 
 def validate_package_name(name: str) -> str:
-    if len(name) > PACKAGE_NAME_MAX_LENGTH or not PACKAGE_NAME_RE.match(name):
+    if len(name) > PACKAGE_NAME_MAX_LENGTH or not PACKAGE_NAME_RE.fullmatch(name) or ".." in name:
         raise RequestError(
             f"package name {name!r} is invalid: start with a letter, then letters, digits, "
-            "'_', '.', '+' or '-' (no spaces or '/'), at most 255 characters"
+            "'_', '.', '+' or '-' (no spaces, '/' or '..'), at most 255 characters"
         )
     return name
 
