@@ -11,6 +11,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from catalog_app.models import StoredObject, WorkflowRun
 from datasharing import hooks, s3
 from datasharing.errors import DomainError
 from packages_app import defrost, services
@@ -66,6 +67,26 @@ def test_package_is_built_frozen_and_succeeds(
     fastq = next(f for f in files if f.data_type == DataType.FASTQ)
     assert fastq.fastq_id and fastq.catalog_library_id and fastq.stored_object_id
     assert fastq.instrument_run_id == RUN_2 and fastq.etag
+    # Every file is a frozen copy of what the catalog knew of its object at packaging time.
+    objects = {
+        o.pk: o for o in StoredObject.objects.filter(pk__in=[f.stored_object_id for f in files])
+    }
+    for f in files:
+        obj = objects[f.stored_object_id]
+        assert (f.source_bucket, f.source_key, f.size, f.etag, f.md5, f.sha256) == (
+            obj.bucket,
+            obj.key,
+            obj.size,
+            obj.etag,
+            obj.md5,
+            obj.sha256,
+        )
+        assert f.storage_class == (obj.storage_class or "STANDARD")
+    secondary = [f for f in files if f.data_type == DataType.SECONDARY_ANALYSIS]
+    tn_run = WorkflowRun.objects.get(portal_run_id=secondary[0].portal_run_id)
+    assert {(f.workflow_run_id, f.workflow_name) for f in secondary} == {
+        (tn_run.pk, "tumor-normal")
+    }
     analysis = PackageAnalysis.objects.get(package=package)
     assert analysis.workflow_name == "tumor-normal" and analysis.status == "SUCCEEDED"
     library = PackageLibrary.objects.get(package=package, library_id=SUBJECT_1_TUMOR)

@@ -70,6 +70,8 @@ def test_topup_fastqs_belong_to_the_base_library(demo_catalog: Path) -> None:
     by_base = resolve(libraryIdList=["L2400101"])
     by_topup_id = resolve(libraryIdList=["L2400101_topup"])
     assert paths(by_base) == paths(by_topup_id)
+    assert paths(resolve(libraryIdList=["L2400101_rerun"])) == paths(by_base)
+    assert paths(resolve(libraryIdList=["L2400101_topup2"])) == paths(by_base)
     topup = "L2400101_topup_S22_L001_R1_001.fastq.ora"
     assert f"fastq/{demo.ORA_RUN}/Lane_1/L2400101/{topup}" in paths(by_base)
     assert len(paths(by_base)) == 2 * 2 + 2  # two lanes on the first run, one lane of topup
