@@ -225,6 +225,15 @@ def library_ids(client: httpx.Client) -> list[str]:
     return [row["libraryId"] for row in response.json()["results"]]
 
 
+def catalog_counts(client: httpx.Client) -> dict[str, int]:
+    counts = {}
+    for listing in ("libraries", "runs", "workflow-runs"):
+        response = client.get(f"/api/v1/catalog/{listing}")
+        assert response.status_code == 200, response.text
+        counts[listing] = int(response.json()["pagination"]["count"])
+    return counts
+
+
 def manifest_library_ids(var_dir: Path) -> list[str]:
     with (var_dir / "demo" / "lims_manifest.csv").open(newline="") as handle:
         return [row["library_id"] for row in csv.DictReader(handle)]
@@ -302,7 +311,7 @@ def test_make_run_serves_builds_packages_stops_everything_and_restarts_idempoten
         token = stack.banner_value("API token:")
         password = stack.banner_value("password:")
         assert stack.banner_value("Admin:") == f"{stack.base_url}/admin/"
-        # All of its state went to VAR_DIR, none to the checkout's ./var.
+        # Its state is under VAR_DIR.
         for name in ("db.sqlite3", "broker", "seaweedfs", "local.env", "admin-password"):
             assert (var_dir / name).exists(), name
 
@@ -315,6 +324,7 @@ def test_make_run_serves_builds_packages_stops_everything_and_restarts_idempoten
         with stack.api(token) as client:
             libraries = library_ids(client)
             assert "L2400101" in libraries
+            seeded = catalog_counts(client)
             manifest = manifest_library_ids(var_dir)
             assert manifest and set(manifest) <= set(libraries)
             package_id = package_reaches_succeeded(stack, client, manifest)
@@ -323,10 +333,12 @@ def test_make_run_serves_builds_packages_stops_everything_and_restarts_idempoten
         # found under it): same database, same S3 endpoint.
         endpoint = stack.banner_value("S3 endpoint:")
         assert endpoint == f"http://127.0.0.1:{stack.s3_port}"
-        assert (
-            manage_py_sees(var_dir, "__import__('django.conf').conf.settings.AWS_ENDPOINT_URL_S3")
-            == endpoint
+        seen = manage_py_sees(
+            var_dir,
+            "(s := __import__('django.conf').conf.settings).AWS_ENDPOINT_URL_S3,"
+            " s.DATABASES['default']['NAME']",
         )
+        assert seen == f"{endpoint} {var_dir / 'db.sqlite3'}"
 
         started = stop_with_ctrl_c(stack)
         commands = [process.command for process in started.values()]
@@ -349,6 +361,7 @@ def test_make_run_serves_builds_packages_stops_everything_and_restarts_idempoten
         assert again.banner_value("password:") == password
         with again.api(token) as client:
             assert library_ids(client) == libraries
+            assert catalog_counts(client) == seeded
             package = client.get(f"/api/v1/package/{package_id}")
             assert package.status_code == 200 and package.json()["status"] == "SUCCEEDED"
             assert client.get("/api/v1/package/").json()["pagination"]["count"] == 1
