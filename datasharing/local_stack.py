@@ -6,6 +6,9 @@ creates an admin user and an API token, then runs gunicorn, a Celery worker and 
 
 `var/local.env` records the S3 endpoint and credentials so `.venv/bin/python manage.py ...` in
 the same checkout acts on this same instance.
+
+`VAR_DIR` moves all of that state elsewhere (the settings read the same variable, so every
+process it starts agrees); relative paths are taken from the checkout.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ import time
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR = BASE_DIR / "var"
+# The state directory: the same variable and default as `settings.VAR_DIR`.
+VAR = BASE_DIR / os.environ.get("VAR_DIR", "var")
 LOCAL_ENV = VAR / "local.env"
 
 
@@ -41,8 +45,11 @@ def _read_env_file(path: Path) -> dict[str, str]:
 def main() -> int:
     from datasharing.seaweed import port_is_free, start_seaweedfs, wait_http
 
-    VAR.mkdir(exist_ok=True)
+    VAR.mkdir(parents=True, exist_ok=True)
     (VAR / "logs").mkdir(exist_ok=True)
+    # Children (manage.py, gunicorn, celery) run from other working directories: give them the
+    # absolute path, so a relative VAR_DIR names the same folder for all of them.
+    os.environ["VAR_DIR"] = str(VAR)
     port = int(os.environ.get("PORT", "8000"))
     s3_port = int(os.environ.get("S3_PORT", "8333"))
     local = _read_env_file(LOCAL_ENV)
@@ -202,7 +209,7 @@ Try it:
   curl -H 'Authorization: Bearer {token}' {base}/api/v1/catalog/libraries
   export DATA_SHARING_URL={base} DATA_SHARING_TOKEN={token}
   .venv/bin/data-sharing-tool generate-package --package-name demo-cup \\
-      --lims-manifest-csv var/demo/lims_manifest.csv --wait
+      --lims-manifest-csv {VAR / "demo" / "lims_manifest.csv"} --wait
 
 Press Ctrl-C to stop everything.
 """,

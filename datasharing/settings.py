@@ -16,11 +16,12 @@ django_stubs_ext.monkeypatch()
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-LOCAL_ENV_FILE = env.str("LOCAL_ENV_FILE", default=str(BASE_DIR / "var" / "local.env"))
+# Local state of the embedded stack (SQLite, filesystem broker, static files, demo manifests,
+# `make run`'s S3 data). Relative paths are taken from the checkout, as `make run` does.
+VAR_DIR = BASE_DIR / env.str("VAR_DIR", default="var")
+LOCAL_ENV_FILE = env.str("LOCAL_ENV_FILE", default=str(VAR_DIR / "local.env"))
 if LOCAL_ENV_FILE and Path(LOCAL_ENV_FILE).is_file():
     environ.Env.read_env(LOCAL_ENV_FILE, overwrite=False)
-
-VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 SECRET_KEY = env.str("SECRET_KEY", default="insecure-local-development-key-change-me-in-production")
 DEBUG = env.bool("DEBUG", default=False)
