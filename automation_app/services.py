@@ -42,7 +42,7 @@ def auto_share_start_push(
 
     with transaction.atomic():
         share = (
-            AutoShare.objects.select_for_update()
+            AutoShare.objects.select_for_update(of=("self",))
             .select_related("rule", "package", "rule__created_by")
             .get(pk=share_id)
         )
