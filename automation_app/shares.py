@@ -171,7 +171,7 @@ def auto_share_advance(*, share_id: str) -> AutoShare:
     start_push = False
     with transaction.atomic():
         share = (
-            AutoShare.objects.select_for_update()
+            AutoShare.objects.select_for_update(of=("self",))
             .select_related("rule", "package", "push_job")
             .get(pk=share_id)
         )
