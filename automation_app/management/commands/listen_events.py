@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from automation_app import sqs
 from automation_app.events import event_process
@@ -24,8 +24,10 @@ from datasharing.logs import job_context
 logger = logging.getLogger("automation_app.listener")
 
 
-class _Interrupted(Exception):
-    """Raised by the signal handler while the listener is only waiting for messages."""
+class _Interrupted(BaseException):
+    """Raised by the signal handler while the listener is only waiting for messages. A
+    BaseException, like KeyboardInterrupt, so the SDK's `except Exception` retry loops let it
+    through."""
 
 
 class Command(BaseCommand):
@@ -99,7 +101,10 @@ class Command(BaseCommand):
             totals[status] = totals.get(status, 0) + 1
 
     def _handle(self, queue_url: str, message: sqs.QueueMessage) -> str:
-        close_old_connections()
+        if not connection.in_atomic_block:
+            # Drop a connection the database closed or that outlived CONN_MAX_AGE (a listener
+            # lives for weeks); never inside a caller's transaction (tests).
+            close_old_connections()
         try:
             with job_context(message.message_id):
                 result = event_process(message_id=message.message_id, body=message.body)
