@@ -146,11 +146,8 @@ def _start_share(
                     user=None,
                 )
         except DomainError as exc:
-            share.status = AutoShareStatus.FAILED
-            share.error = f"The package could not be created: {exc.message}"
-            share.save()
-            notifications.notify_enqueue(share_id=share.id, kind=NotificationKind.FAILED)
-            logger.warning("automatic share %s: package refused: %s", share.id, exc.message)
+            # The share row was just inserted by this transaction: nobody else holds it.
+            _fail(share, f"The package could not be created: {exc.message}")
             return f"failed {share.id}"
         share.package = package
         share.save()
