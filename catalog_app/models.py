@@ -4,6 +4,7 @@ sync) and by platform events.
 """
 
 from django.db import models
+from django.utils import timezone
 
 from datasharing import s3
 
@@ -46,6 +47,9 @@ class Subject(models.Model):
 class SequencingRun(models.Model):
     instrument_run_id = models.CharField(max_length=255, unique=True)
     run_date = models.DateField(null=True, blank=True)
+    # When the catalog first heard of the run: automatic sharing's reconciliation looks back
+    # from now over runs catalogued recently.
+    created_at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
 
     class Meta:
         ordering = ["-run_date", "instrument_run_id"]

@@ -554,6 +554,35 @@ def catalog_sync_prefix(*, uri: str) -> ImportResult:
     return result
 
 
+def catalog_object_refresh(*, bucket: str, key: str) -> str:
+    """Read one object's state from S3 (HEAD) into the catalog, as a storage notification asks.
+
+    Returns "created", "updated", "unchanged", "missing" (catalogued, now gone) or "absent"
+    (neither in storage nor in the catalog). HEAD, not a listing, so the restore state is read.
+    """
+    info = s3.head_object(bucket, key)
+    now = timezone.now()
+    with transaction.atomic():
+        obj = StoredObject.objects.select_for_update().filter(bucket=bucket, key=key).first()
+        if info is None:
+            if obj is None:
+                return "absent"
+            if not obj.missing:
+                obj.missing = True
+                obj.save(update_fields=["missing"])
+            return "missing"
+        values = _object_values(info)
+        if obj is None:
+            StoredObject.objects.create(bucket=bucket, key=key, last_seen=now, **values)
+            return "created"
+        changed = any(getattr(obj, name) != values[name] for name in _SYNC_FIELDS)
+        for name in _SYNC_FIELDS:
+            setattr(obj, name, values[name])
+        obj.last_seen = now
+        obj.save(update_fields=[*_SYNC_FIELDS, "last_seen"])
+    return "updated" if changed else "unchanged"
+
+
 LAST_SEEN_CHUNK = 10_000
 
 

@@ -55,3 +55,14 @@ def query_bool(params: Any, name: str) -> bool | None:
     if lowered in {"false", "0", "no"}:
         return False
     raise ValidationError({name: f"{raw!r} is not a boolean (true/false)."})
+
+
+def query_choices(params: Any, name: str, allowed: list[str]) -> list[str]:
+    """`query_list` of upper-cased values that must be among `allowed` (400 naming the others)."""
+    values = [value.upper() for value in query_list(params, name)]
+    unknown = sorted(set(values) - set(allowed))
+    if unknown:
+        raise ValidationError(
+            {name: f"Unknown {name} {', '.join(unknown)}; expected one of {', '.join(allowed)}."}
+        )
+    return values

@@ -7,6 +7,7 @@ names them after the view (`LibraryListApi.OutputSerializer` -> `LibraryListOutp
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.utils import OpenApiParameter
 
 
 class AutoSchema(SpectacularAutoSchema):
@@ -17,3 +18,10 @@ class AutoSchema(SpectacularAutoSchema):
             return str(super().get_serializer_name(serializer, direction))
         owner = parts[-2].removeprefix("_").removesuffix("Api").removesuffix("View")
         return f"{owner}{parts[-1].removesuffix('Serializer')}"
+
+
+def list_parameter(name: str, description: str) -> OpenApiParameter:
+    """A query parameter read with `datasharing.query.query_list`."""
+    return OpenApiParameter(
+        name, str, many=True, description=description + " Repeat the key or comma-separate values."
+    )

@@ -216,6 +216,19 @@ EVENT_BUS_NAME = env.str("EVENT_BUS_NAME", default="")
 EVENT_SOURCE = env.str("EVENT_SOURCE", default="orcabus.datasharing")
 AWS_ENDPOINT_URL_EVENTS = env.str("AWS_ENDPOINT_URL_EVENTS", default="") or None
 
+# --- Automatic sharing ---------------------------------------------------------------------
+# SQS queue of platform events (EventBridge rule -> SQS) read by `manage.py listen_events`.
+EVENTS_QUEUE_URL = env.str("EVENTS_QUEUE_URL", default="")
+AWS_ENDPOINT_URL_SQS = env.str("AWS_ENDPOINT_URL_SQS", default="") or None
+# Long-poll wait (1-20 s), messages per receive (1-10), and how long a received message stays
+# invisible to other listeners (a crash mid-message makes it reappear after this).
+EVENTS_WAIT_SECONDS = env.int("EVENTS_WAIT_SECONDS", default=20)
+EVENTS_BATCH_SIZE = env.int("EVENTS_BATCH_SIZE", default=10)
+EVENTS_VISIBILITY_TIMEOUT = env.int("EVENTS_VISIBILITY_TIMEOUT", default=300)
+# Beat: how often catalogued runs that no event announced are evaluated, and how far back.
+AUTO_SHARE_RECONCILE_SECONDS = env.int("AUTO_SHARE_RECONCILE_SECONDS", default=900)
+AUTO_SHARE_LOOKBACK_HOURS = env.int("AUTO_SHARE_LOOKBACK_HOURS", default=72)
+
 # --- Catalog --------------------------------------------------------------------------------
 # Output URI of a workflow run when the workflow manifest has no output_uri column.
 WORKFLOW_OUTPUT_URI_TEMPLATE = env.str(
@@ -241,6 +254,8 @@ PRESIGN_AWS_SECRET_ACCESS_KEY = env.str("PRESIGN_AWS_SECRET_ACCESS_KEY", default
 # --- Packages -------------------------------------------------------------------------------
 # Days a SUCCEEDED package can be pushed, presigned and reported on (counted from completion).
 PACKAGE_EXPIRY_DAYS = env.int("PACKAGE_EXPIRY_DAYS", default=30)
+# Beat: how often artifacts (report, manifest, scripts) of expired packages are deleted.
+PACKAGE_EXPIRY_CHECK_SECONDS = env.int("PACKAGE_EXPIRY_CHECK_SECONDS", default=3600)
 # A RUNNING (or UNARCHIVING) package with no progress for this long is failed by the periodic
 # check, which runs every PACKAGE_STUCK_CHECK_SECONDS; PENDING ones are re-enqueued instead.
 PACKAGE_STUCK_AFTER_SECONDS = env.int("PACKAGE_STUCK_AFTER_SECONDS", default=1800)

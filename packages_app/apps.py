@@ -42,3 +42,12 @@ class PackagesAppConfig(AppConfig):
                 description="Check the restore state of UNARCHIVING packages' files.",
             )
         )
+        register_periodic(
+            PeriodicTaskSpec(
+                name="packages: delete artifacts of expired packages",
+                task="packages_app.packages_expire_artifacts",
+                every_seconds=settings.PACKAGE_EXPIRY_CHECK_SECONDS,
+                description="Delete the report, manifest, checksums and download scripts of "
+                "packages past their expiry (PACKAGE_EXPIRY_DAYS).",
+            )
+        )

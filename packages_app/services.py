@@ -461,3 +461,31 @@ def packages_fail_stuck() -> dict[str, int]:
     if counts["failed"] or counts["requeued"]:
         logger.warning("stuck packages: %s", counts)
     return counts
+
+
+def packages_expire_artifacts(*, now: dt.datetime | None = None) -> int:
+    """Beat: delete the artifacts (manifest, checksums, report, download scripts: everything
+    under the package's artifact prefix) of packages past `expires_at`, and clear their artifact
+    keys, which is how an expired package records that its artifacts are gone. Push, presign and
+    report already refuse expired packages (409). Returns how many packages were cleaned."""
+    now = now or timezone.now()
+    cleaned = 0
+    expired = (
+        Package.objects.filter(expires_at__lte=now)
+        .exclude(manifest_key="", checksums_key="", report_html_key="", report_pdf_key="")
+        .values_list("id", flat=True)
+    )
+    for package_id in list(expired):
+        with transaction.atomic():
+            package = Package.objects.select_for_update().get(id=package_id)
+            # Deleted inside the transaction: when S3 refuses, the keys stay and the next run
+            # tries again.
+            s3.delete_prefix(settings.ARTIFACT_BUCKET, s3.artifact_key(package.id) + "/")
+            package.manifest_key = package.checksums_key = ""
+            package.report_html_key = package.report_pdf_key = ""
+            package.save(
+                update_fields=["manifest_key", "checksums_key", "report_html_key", "report_pdf_key"]
+            )
+        cleaned += 1
+        logger.info("package %s expired: artifacts deleted", package_id)
+    return cleaned

@@ -40,3 +40,8 @@ def packages_restores_poll_task() -> int:
 @shared_task(name="packages_app.packages_fail_stuck", ignore_result=True)
 def packages_fail_stuck_task() -> dict[str, Any]:
     return services.packages_fail_stuck()
+
+
+@shared_task(name="packages_app.packages_expire_artifacts", ignore_result=True)
+def packages_expire_artifacts_task() -> int:
+    return services.packages_expire_artifacts()

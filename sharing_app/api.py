@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from datasharing.query import query_datetime, query_list
+from datasharing.query import query_choices, query_datetime, query_list
 from packages_app.selectors import package_get
 from sharing_app import selectors, services
 from sharing_app.models import PushFile, PushFileStatus, PushJob, PushStatus
@@ -241,12 +241,4 @@ class PushFileSearchApi(generics.ListAPIView):
 
 
 def _statuses(params: Any, allowed: list[str]) -> list[str]:
-    values = [value.upper() for value in query_list(params, "status")]
-    unknown = sorted(set(values) - set(allowed))
-    if unknown:
-        raise serializers.ValidationError(
-            {
-                "status": f"Unknown status {', '.join(unknown)}; expected one of {', '.join(allowed)}."
-            }
-        )
-    return values
+    return query_choices(params, "status", allowed)

@@ -54,11 +54,16 @@ MAX_ARCHIVED_LISTED = 1000
 # --- Create and abort (API) -----------------------------------------------------------------------
 
 
-def push_create(*, package: Package, share_destination: str, user: Any) -> PushJob:
+def push_create(
+    *, package: Package, share_destination: str, user: Any, policy_user: Any = None
+) -> PushJob:
     """Validate the destination (400) and policy (403), check the package can be shared (409),
-    create the job and start it once the transaction commits."""
+    create the job and start it once the transaction commits.
+
+    `user` is recorded as the requester; the destination policy is judged for `policy_user` when
+    given (automation: the author of the rule), else for `user`."""
     destination = parse_destination(share_destination)
-    require_destination_allowed(destination, user=user)
+    require_destination_allowed(destination, user=policy_user if policy_user is not None else user)
     package_require_shareable(package=package)
     archived = package_archived_files(package=package)
     if archived:

@@ -20,9 +20,7 @@ def test_compose_services_and_commands_exist() -> None:
         command = service.get("command") or []
         if "manage.py" in command:
             subcommand = command[command.index("manage.py") + 1]
-            assert subcommand in commands or subcommand == "listen_events", (
-                f"{name}: unknown command {subcommand}"
-            )
+            assert subcommand in commands, f"{name}: unknown command {subcommand}"
         if command[:1] == ["celery"]:
             assert command[1:3] == ["-A", "datasharing"], name
     for volume in services["s3"]["volumes"]:

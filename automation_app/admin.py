@@ -1,0 +1,126 @@
+"""Admin: auto-share rules (editable, validated like the API), automatic shares and received
+events (read-only). Approve / reject actions and notifications live in their own admin module."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+
+from automation_app.models import AutoShare, AutoShareRule, ReceivedEvent
+from automation_app.rules import RULE_FIELDS, auto_share_rule_validate
+from datasharing.errors import DomainError
+from sharing_app.admin import _ReadOnlyAdmin
+
+
+class AutoShareRuleForm(forms.ModelForm[AutoShareRule]):
+    """Runs the rules service's validation: the same messages and destination policy as the API
+    (judged for the admin user editing the rule)."""
+
+    request: HttpRequest | None = None
+
+    class Meta:
+        model = AutoShareRule
+        fields = list(RULE_FIELDS.values())
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        by_field = {field: name for name, field in RULE_FIELDS.items()}
+        rule = self.instance if self.instance.pk else None
+        values = {
+            by_field[field]: cleaned.get(field)
+            for field in RULE_FIELDS.values()
+            if rule is None or field in self.changed_data
+        }
+        user = getattr(self.request, "user", None)
+        try:
+            validated = auto_share_rule_validate(values=values, rule=rule, user=user)
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from None
+        cleaned.update(validated)
+        return cleaned
+
+
+@admin.register(AutoShareRule)
+class AutoShareRuleAdmin(admin.ModelAdmin[AutoShareRule]):
+    form = AutoShareRuleForm
+    list_display = [
+        "job_name",
+        "enabled",
+        "project_ids",
+        "data_types",
+        "share_destination",
+        "require_approval",
+        "created_by",
+        "updated_at",
+    ]
+    list_filter = ["enabled", "require_approval"]
+    search_fields = ["job_name", "share_destination"]
+    readonly_fields = ["created_by", "created_at", "updated_at"]
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        base = super().get_form(request, obj, change=change, **kwargs)
+        # A class per request: the validation judges the destination for this admin user.
+        return type(base.__name__, (base,), {"request": request})
+
+    def save_model(self, request: HttpRequest, obj: AutoShareRule, form: Any, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user if request.user.is_authenticated else None
+        super().save_model(request, obj, form, change)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A rule with shares is their history (the foreign key protects it); disable it instead.
+        if obj is not None and obj.shares.exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+
+def _admin_link(obj: Any, label: str) -> str:
+    if obj is None:
+        return "-"
+    url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+    return format_html('<a href="{}">{}</a>', url, label)
+
+
+@admin.register(AutoShare)
+class AutoShareAdmin(_ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "rule",
+        "run",
+        "status",
+        "trigger",
+        "package_link",
+        "push_link",
+        "decided_via",
+        "created_at",
+    ]
+    list_filter = ["status", "trigger", "rule"]
+    search_fields = ["id", "rule__job_name", "run__instrument_run_id", "package__id"]
+    list_select_related = ["rule", "run", "package", "push_job"]
+    readonly_fields = ["package_link", "push_link"]
+
+    @admin.display(description="package")
+    def package_link(self, share: AutoShare) -> str:
+        package = share.package
+        return _admin_link(package, f"{package.id} ({package.status})" if package else "")
+
+    @admin.display(description="push")
+    def push_link(self, share: AutoShare) -> str:
+        job = share.push_job
+        return _admin_link(job, f"{job.id} ({job.status})" if job else "")
+
+
+@admin.register(ReceivedEvent)
+class ReceivedEventAdmin(_ReadOnlyAdmin):
+    list_display = ["event_id", "detail_type", "source", "status", "error", "received_at"]
+    list_filter = ["status", "detail_type"]
+    search_fields = ["event_id", "message_id"]

@@ -1,0 +1,82 @@
+"""Automatic shares: moving an `AutoShare` through PACKAGING -> AWAITING_APPROVAL -> PUSHING ->
+SUCCEEDED | FAILED | REJECTED.
+
+Every transition locks the share row (`select_for_update`) and checks its current status, so a
+duplicate event, a hook delivered twice or two approval clicks at once change it only once; the
+one-to-one `push_job` field is a second guard in the database.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from automation_app import notifications
+from automation_app.models import AutoShare, AutoShareStatus, DecisionChannel, NotificationKind
+from datasharing.errors import DomainError
+from packages_app.models import PackageStatus
+
+logger = logging.getLogger(__name__)
+
+
+def auto_share_start_push(
+    *,
+    share_id: str,
+    user: Any = None,
+    slack_user: str = "",
+    via: str = DecisionChannel.AUTOMATIC,
+) -> AutoShare:
+    """Start the share's push: once. Allowed from PACKAGING (a rule without approval, once the
+    package SUCCEEDED) and AWAITING_APPROVAL (an approval). A share already PUSHING or finished
+    is returned unchanged, so a second click or a redelivered hook starts nothing.
+
+    The destination policy is checked against the rule's author (who was allowed to set the
+    destination); the approver is recorded as the decider and as the push's requester. A push
+    the sharing app refuses (archived files, a destination no longer allowed) fails the share
+    with that message and notifies.
+    """
+    from sharing_app.services import push_create
+
+    with transaction.atomic():
+        share = (
+            AutoShare.objects.select_for_update(of=("self",))
+            .select_related("rule", "package", "rule__created_by")
+            .get(pk=share_id)
+        )
+        if share.status not in (AutoShareStatus.PACKAGING, AutoShareStatus.AWAITING_APPROVAL):
+            return share
+        if share.package is None or share.package.status != PackageStatus.SUCCEEDED:
+            raise DomainError(
+                f"Automatic share {share.id} has no successful package to push yet.",
+                status_code=409,
+            )
+        now = timezone.now()
+        share.decided_via = via
+        share.decided_at = now
+        share.decided_by = user if getattr(user, "pk", None) else None
+        share.decided_by_slack_user = slack_user
+        policy_user = share.rule.created_by
+        try:
+            with transaction.atomic():
+                job = push_create(
+                    package=share.package,
+                    share_destination=share.share_destination,
+                    user=share.decided_by,
+                    policy_user=policy_user,
+                )
+        except DomainError as exc:
+            share.status = AutoShareStatus.FAILED
+            share.error = f"The push could not start: {exc.message}"
+            share.save()
+            notifications.notify_enqueue(share_id=share.id, kind=NotificationKind.FAILED)
+            logger.warning("automatic share %s: push refused: %s", share.id, exc.message)
+            return share
+        share.push_job = job
+        share.status = AutoShareStatus.PUSHING
+        share.save()
+        notifications.notify_enqueue(share_id=share.id, kind=NotificationKind.PUSH_STARTED)
+    logger.info("automatic share %s: push %s started (%s)", share.id, job.id, via)
+    return share
