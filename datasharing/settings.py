@@ -360,6 +360,21 @@ LOGGING = {
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="datasharing@localhost")
 
+# --- Automatic-share approvals and notifications (Slack, email) ----------------------------
+# Slack app credentials: the bot token posts and updates messages (scope chat:write); the signing
+# secret verifies interactivity requests (Push / Reject buttons). Empty token: Slack messages are
+# recorded as FAILED ("Slack is not configured"); empty secret: every button click gets 401.
+SLACK_BOT_TOKEN = _secret("SLACK_BOT_TOKEN")
+SLACK_SIGNING_SECRET = _secret("SLACK_SIGNING_SECRET")
+# Base URL of the Slack Web API (tests point it at a local fake).
+SLACK_API_URL = env.str("SLACK_API_URL", default="https://slack.com/api/")
+SLACK_TIMEOUT = env.float("SLACK_TIMEOUT", default=10.0)
+# A notification (Slack message or email) is tried this many times, with exponential backoff from
+# NOTIFY_RETRY_BASE_SECONDS (Slack's Retry-After wins when it says more), then recorded FAILED.
+NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=5)
+NOTIFY_RETRY_BASE_SECONDS = env.float("NOTIFY_RETRY_BASE_SECONDS", default=30.0)
+NOTIFY_RETRY_MAX_SECONDS = env.float("NOTIFY_RETRY_MAX_SECONDS", default=900.0)
+
 # --- Security -----------------------------------------------------------------------------
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
