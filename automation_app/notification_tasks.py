@@ -2,10 +2,14 @@
 
 Retries are explicit: the service says how long to wait after a transient Slack or SMTP failure
 (attempts are counted on the notification row, which also caps them), and the task re-queues
-itself with that countdown. Safe to run twice: sending claims the row under a lock.
+itself with that countdown. `retry(throw=False)` returns instead of raising, so the task ends
+normally once the retry is queued (and eager Celery runs the retry at once rather than
+propagating `Retry`). Safe to run twice: sending claims the row under a lock.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from celery import Task, shared_task
 from django.conf import settings
@@ -27,10 +31,11 @@ _DB_ERRORS = (OperationalError, InterfaceError)
     soft_time_limit=120,
     time_limit=180,
 )
-def notification_send(self: Task, notification_id: int) -> None:
+def notification_send(self: Task, notification_id: int) -> Any:
     delay = notifications.notification_send(notification_id=notification_id)
-    if delay is not None:
-        raise self.retry(countdown=delay)
+    if delay is None:
+        return None
+    return self.retry(countdown=delay, throw=False)
 
 
 @shared_task(
@@ -43,12 +48,12 @@ def notification_send(self: Task, notification_id: int) -> None:
     soft_time_limit=120,
     time_limit=180,
 )
-def approval_message_update(self: Task, share_id: str) -> None:
-    delay = notifications.approval_message_update(
-        share_id=share_id, attempt=self.request.retries + 1
-    )
-    if delay is not None and self.request.retries + 1 < settings.NOTIFY_MAX_ATTEMPTS:
-        raise self.retry(countdown=delay)
+def approval_message_update(self: Task, share_id: str) -> Any:
+    attempt = self.request.retries + 1
+    delay = notifications.approval_message_update(share_id=share_id, attempt=attempt)
+    if delay is None or attempt >= settings.NOTIFY_MAX_ATTEMPTS:
+        return None
+    return self.retry(countdown=delay, throw=False)
 
 
 @shared_task(name="automation_app.slack_ephemeral_send", acks_late=True, max_retries=0)

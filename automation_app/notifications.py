@@ -135,7 +135,7 @@ def notification_send(*, notification_id: int) -> float | None:
             notification.save()
             delay = _retry_delay(notification.attempts, retry_after)
             logger.warning(
-                "notification %s (%s %s) of share %s: %s; retrying in %.0fs",
+                "notification %s (%s %s) of share %s: %s; retrying in %.1fs",
                 notification.id,
                 notification.kind,
                 notification.channel,
