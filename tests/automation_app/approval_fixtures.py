@@ -27,6 +27,7 @@ from tests.fake_slack import FakeSlack
 
 __all__ = [
     "approval_buckets",
+    "curators_may_approve",
     "fake_slack",
     "share_factory",
 ]
@@ -64,6 +65,19 @@ def fake_slack(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeS
         yield fake
     finally:
         fake.stop()
+
+
+@pytest.fixture
+def curators_may_approve(db: Any) -> None:
+    """The grant migration 0002_approvals gives the curator group. Transactional tests flush
+    every table (and Django recreates only groups and permissions, not grants), so tests that
+    rely on it restore it first; `test_the_migration_lets_curators_approve` checks the migration."""
+    from django.contrib.auth.models import Group, Permission
+
+    permission = Permission.objects.get(
+        content_type__app_label="automation_app", codename="approve_autoshare"
+    )
+    Group.objects.get(name="curator").permissions.add(permission)
 
 
 @pytest.fixture(scope="session")
