@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -72,10 +72,27 @@ _RESPONSES = {
 }
 
 
-class AutoShareApproveApi(APIView):
-    permission_classes = [CanApproveAutoShares]
+_DECIDE = {"approve": approvals.auto_share_approve, "reject": approvals.auto_share_reject}
 
-    @extend_schema(
+
+class _AutoShareDecisionApi(APIView):
+    permission_classes = [CanApproveAutoShares]
+    decision = "approve"
+
+    def post(self, request: Request, share_id: str) -> Response:
+        serializer = DecisionInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        share = _DECIDE[self.decision](
+            share_id=share_id,
+            via=DecisionChannel.API,
+            user=request.user,
+            comment=serializer.validated_data["comment"],
+        )
+        return Response(AutoShareDecisionSerializer(share).data)
+
+
+@extend_schema_view(
+    post=extend_schema(
         operation_id="auto_share_approve",
         tags=["auto-share"],
         summary="Approve an automatic share: start its push",
@@ -85,35 +102,19 @@ class AutoShareApproveApi(APIView):
         request=DecisionInputSerializer,
         responses=_RESPONSES,
     )
-    def post(self, request: Request, share_id: str) -> Response:
-        serializer = DecisionInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        share = approvals.auto_share_approve(
-            share_id=share_id,
-            via=DecisionChannel.API,
-            user=request.user,
-            comment=serializer.validated_data["comment"],
-        )
-        return Response(AutoShareDecisionSerializer(share).data)
+)
+class AutoShareApproveApi(_AutoShareDecisionApi):
+    decision = "approve"
 
 
-class AutoShareRejectApi(APIView):
-    permission_classes = [CanApproveAutoShares]
-
-    @extend_schema(
+@extend_schema_view(
+    post=extend_schema(
         operation_id="auto_share_reject",
         tags=["auto-share"],
         summary="Reject an automatic share: nothing is pushed",
         request=DecisionInputSerializer,
         responses=_RESPONSES,
     )
-    def post(self, request: Request, share_id: str) -> Response:
-        serializer = DecisionInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        share = approvals.auto_share_reject(
-            share_id=share_id,
-            via=DecisionChannel.API,
-            user=request.user,
-            comment=serializer.validated_data["comment"],
-        )
-        return Response(AutoShareDecisionSerializer(share).data)
+)
+class AutoShareRejectApi(_AutoShareDecisionApi):
+    decision = "reject"

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from automation_app import notifications, services
-from automation_app.models import AutoShare, AutoShareStatus, NotificationKind
+from automation_app.models import AutoShare, AutoShareStatus, DecisionChannel, NotificationKind
 from datasharing.auth import user_is_admin
 from datasharing.errors import DomainError
 from datasharing.ids import normalize_id
@@ -92,3 +92,29 @@ def auto_share_reject(
         notifications.notify_enqueue(share_id=share.id, kind=NotificationKind.REJECTED)
     logger.info("automatic share %s rejected via %s", share.id, via)
     return share
+
+
+def auto_share_slack_decide(*, share_id: str, approve: bool, slack_user: str) -> str:
+    """A Push (`approve`) or Reject click by `slack_user` (from a verified Slack request).
+    Only the rule's `slack_approvers` may decide; returns what to tell the clicker (refusals,
+    a share already decided, an unknown share change nothing)."""
+    try:
+        share = auto_share_get(share_id=share_id)
+    except DomainError as exc:
+        return exc.message
+    if slack_user not in (share.rule.slack_approvers or []):
+        logger.warning("automatic share %s: Slack user %s is not an approver", share.id, slack_user)
+        return (
+            f"You are not allowed to approve or reject automatic shares of rule "
+            f"{share.rule.job_name}; nothing was changed."
+        )
+    decide = auto_share_approve if approve else auto_share_reject
+    try:
+        share = decide(share_id=share.id, via=DecisionChannel.SLACK, slack_user=slack_user)
+    except DomainError as exc:
+        return exc.message
+    if not approve:
+        return f"Rejected automatic share {share.id}; nothing is pushed."
+    if share.push_job_id:
+        return f"Approved: push {share.push_job_id} started for automatic share {share.id}."
+    return f"Approved, but the push could not start: {share.error}"

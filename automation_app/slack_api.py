@@ -30,7 +30,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from automation_app import approvals, notification_tasks
-from automation_app.models import DecisionChannel
 from automation_app.notification_content import PUSH_ACTION_ID, REJECT_ACTION_ID
 from automation_app.slack import slack_request_is_authentic
 from datasharing.errors import DomainError
@@ -133,7 +132,9 @@ class SlackActionsApi(APIView):
         except (UnicodeDecodeError, ValueError, KeyError):
             raise _bad_request("Expected a form body with a JSON `payload` field.") from None
         action_id, share_id, slack_user, channel = _decision(payload)
-        text = self._decide(action_id, share_id, slack_user)
+        text = approvals.auto_share_slack_decide(
+            share_id=share_id, approve=action_id == PUSH_ACTION_ID, slack_user=slack_user
+        )
         if channel:
             transaction.on_commit(
                 partial(notification_tasks.slack_ephemeral_send.delay, channel, slack_user, text)
@@ -141,32 +142,3 @@ class SlackActionsApi(APIView):
         # Slack ignores the body of a block_actions answer; the ephemeral message is posted
         # with chat.postEphemeral. The body says the same for logs and tests.
         return Response({"response_type": "ephemeral", "replace_original": False, "text": text})
-
-    @staticmethod
-    def _decide(action_id: str, share_id: str, slack_user: str) -> str:
-        try:
-            share = approvals.auto_share_get(share_id=share_id)
-        except DomainError as exc:
-            return exc.message
-        if slack_user not in (share.rule.slack_approvers or []):
-            logger.warning(
-                "automatic share %s: Slack user %s is not an approver", share.id, slack_user
-            )
-            return (
-                f"You are not allowed to approve or reject automatic shares of rule "
-                f"{share.rule.job_name}; nothing was changed."
-            )
-        decide = (
-            approvals.auto_share_approve
-            if action_id == PUSH_ACTION_ID
-            else (approvals.auto_share_reject)
-        )
-        try:
-            share = decide(share_id=share.id, via=DecisionChannel.SLACK, slack_user=slack_user)
-        except DomainError as exc:
-            return exc.message
-        if action_id == REJECT_ACTION_ID:
-            return f"Rejected automatic share {share.id}; nothing is pushed."
-        if share.push_job_id:
-            return f"Approved: push {share.push_job_id} started for automatic share {share.id}."
-        return f"Approved, but the push could not start: {share.error}"
