@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from automation_app.approval_admin import approve_selected, reject_selected
 from automation_app.models import AutoShare, AutoShareRule, ReceivedEvent
 from automation_app.rules import RULE_FIELDS, auto_share_rule_validate
 from datasharing.errors import DomainError
@@ -107,6 +108,8 @@ class AutoShareAdmin(_ReadOnlyAdmin):
     search_fields = ["id", "rule__job_name", "run__instrument_run_id", "package__id"]
     list_select_related = ["rule", "run", "package", "push_job"]
     readonly_fields = ["package_link", "push_link"]
+    # Approve / reject (the permission is checked inside, per share).
+    actions = [approve_selected, reject_selected]
 
     @admin.display(description="package")
     def package_link(self, share: AutoShare) -> str:

@@ -125,6 +125,9 @@ class AutoShare(models.Model):
     decided_by_slack_user = models.CharField(max_length=64, blank=True)
     decided_via = models.CharField(max_length=16, choices=DecisionChannel.choices, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    decision_comment = models.CharField(
+        max_length=1000, blank=True, help_text="What the approver said when approving or rejecting."
+    )
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

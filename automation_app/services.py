@@ -42,6 +42,8 @@ def auto_share_start_push(
 
     with transaction.atomic():
         share = (
+            # of=("self",): Postgres refuses FOR UPDATE on the nullable side of the outer joins
+            # (package, rule author); only the share row needs the lock.
             AutoShare.objects.select_for_update(of=("self",))
             .select_related("rule", "package", "rule__created_by")
             .get(pk=share_id)

@@ -244,10 +244,17 @@ def auto_shares_reconcile(*, now: dt.datetime | None = None) -> dict[str, int]:
       and no share for that rule are evaluated (trigger RECONCILIATION).
     - Shares whose package or push has finished but that did not move on (the hook runs in the
       finishing process after commit and is lost if that process dies) are advanced.
+    - Notifications still PENDING long after they were created (their task was lost) are queued
+      again.
     """
     now = now or timezone.now()
     since = now - dt.timedelta(hours=settings.AUTO_SHARE_LOOKBACK_HOURS)
-    counts = {"runsEvaluated": 0, "sharesCreated": 0, "sharesAdvanced": 0}
+    counts = {
+        "runsEvaluated": 0,
+        "sharesCreated": 0,
+        "sharesAdvanced": 0,
+        "notificationsResent": 0,
+    }
     run_ids: set[int] = set()
     for rule in AutoShareRule.objects.filter(enabled=True):
         run_ids.update(
@@ -280,6 +287,7 @@ def auto_shares_reconcile(*, now: dt.datetime | None = None) -> dict[str, int]:
             logger.warning("automatic share %s: could not advance: %s", share_id, exc.message)
             continue
         counts["sharesAdvanced"] += after != before
+    counts["notificationsResent"] = notifications.notifications_resend_stale(now=now)
     if any(counts.values()):
         logger.info("automatic share reconciliation: %s", counts)
     return counts

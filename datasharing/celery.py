@@ -13,6 +13,7 @@ app.autodiscover_tasks()
 # Task modules not named tasks.py (an app's areas kept apart; see each module).
 app.autodiscover_tasks(["packages_app"], related_name="report_tasks")
 app.autodiscover_tasks(["automation_app"], related_name="periodic_tasks")
+app.autodiscover_tasks(["automation_app"], related_name="notification_tasks")
 
 
 @setup_logging.connect

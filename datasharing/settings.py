@@ -161,6 +161,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "PushStatusEnum": "sharing_app.models.PushStatus",
         "PushFileStatusEnum": "sharing_app.models.PushFileStatus",
+        "AutoShareStatusEnum": "automation_app.models.AutoShareStatus",
+        "ReceivedEventStatusEnum": "automation_app.models.EventStatus",
     },
 }
 
@@ -375,6 +377,31 @@ LOGGING = {
 # --- Email --------------------------------------------------------------------------------
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="datasharing@localhost")
+# SMTP (EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend).
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = _secret("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+
+# --- Automatic-share approvals and notifications (Slack, email) ----------------------------
+# Slack app credentials: the bot token posts and updates messages (scope chat:write); the signing
+# secret verifies interactivity requests (Push / Reject buttons). Empty token: Slack messages are
+# recorded as FAILED ("Slack is not configured"); empty secret: every button click gets 401.
+SLACK_BOT_TOKEN = _secret("SLACK_BOT_TOKEN")
+SLACK_SIGNING_SECRET = _secret("SLACK_SIGNING_SECRET")
+# Base URL of the Slack Web API (tests point it at a local fake).
+SLACK_API_URL = env.str("SLACK_API_URL", default="https://slack.com/api/")
+SLACK_TIMEOUT = env.float("SLACK_TIMEOUT", default=10.0)
+# A notification (Slack message or email) is tried this many times, with exponential backoff from
+# NOTIFY_RETRY_BASE_SECONDS (Slack's Retry-After wins when it says more), then recorded FAILED.
+NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=5)
+NOTIFY_RETRY_BASE_SECONDS = env.float("NOTIFY_RETRY_BASE_SECONDS", default=30.0)
+NOTIFY_RETRY_MAX_SECONDS = env.float("NOTIFY_RETRY_MAX_SECONDS", default=900.0)
+# PENDING notifications older than this are queued again by the automatic-share reconciliation.
+NOTIFY_STALE_AFTER_SECONDS = env.int("NOTIFY_STALE_AFTER_SECONDS", default=3600)
 
 # --- Security -----------------------------------------------------------------------------
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)

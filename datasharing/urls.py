@@ -22,6 +22,7 @@ urlpatterns = [
     path("api/v1/", include("packages_app.report_urls")),
     path("api/v1/", include("sharing_app.urls")),
     path("api/v1/auto-share/", include("automation_app.urls")),
+    path("api/v1/", include("automation_app.approval_urls")),
 ]
 
 admin.site.site_header = "datasharing"
