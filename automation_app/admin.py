@@ -13,7 +13,11 @@ from django.utils.html import format_html
 
 from automation_app.approval_admin import approve_selected, reject_selected
 from automation_app.models import AutoShare, AutoShareRule, ReceivedEvent
-from automation_app.rules import RULE_FIELDS, auto_share_rule_validate
+from automation_app.rules import (
+    RULE_FIELDS,
+    auto_share_rule_note_destination_author,
+    auto_share_rule_validate,
+)
 from datasharing.errors import DomainError
 from sharing_app.admin import _ReadOnlyAdmin
 
@@ -75,6 +79,7 @@ class AutoShareRuleAdmin(admin.ModelAdmin[AutoShareRule]):
     def save_model(self, request: HttpRequest, obj: AutoShareRule, form: Any, change: bool) -> None:
         if not change:
             obj.created_by = request.user if request.user.is_authenticated else None
+        auto_share_rule_note_destination_author(obj, request.user)
         super().save_model(request, obj, form, change)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:

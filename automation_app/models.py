@@ -51,6 +51,14 @@ class AutoShareRule(models.Model):
         on_delete=models.SET_NULL,
         related_name="auto_share_rules",
     )
+    destination_set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who last set the destination: automatic pushes are allowed there as for them.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -198,7 +198,20 @@ def _raise(problems: list[str], prefix: str = "Invalid auto-share rule") -> None
         raise DomainError(f"{prefix}: " + " ".join(problems), details={"problems": problems})
 
 
-def _save(rule: AutoShareRule) -> AutoShareRule:
+def auto_share_rule_note_destination_author(rule: AutoShareRule, user: Any) -> None:
+    """Record `user` as who set the destination when the rule is new or its destination changes:
+    the destination policy was judged for them, and automatic pushes are judged the same way."""
+    if rule.pk is not None:
+        stored = AutoShareRule.objects.filter(pk=rule.pk).values_list(
+            "share_destination", flat=True
+        )
+        if stored.first() == rule.share_destination:
+            return
+    rule.destination_set_by = user if getattr(user, "pk", None) else None
+
+
+def _save(rule: AutoShareRule, user: Any) -> AutoShareRule:
+    auto_share_rule_note_destination_author(rule, user)
     try:
         with transaction.atomic():
             rule.save()
@@ -241,7 +254,7 @@ def auto_share_rule_create(*, values: Mapping[str, Any], user: Any) -> AutoShare
     and create a rule; `user` is recorded as its author."""
     cleaned = auto_share_rule_validate(values=values, rule=None, user=user)
     rule = AutoShareRule(**cleaned, created_by=user if getattr(user, "pk", None) else None)
-    _save(rule)
+    _save(rule, user)
     logger.info("auto-share rule %s created by %s", rule.job_name, _who(user))
     return rule
 
@@ -254,7 +267,7 @@ def auto_share_rule_update(
     cleaned = auto_share_rule_validate(values=values, rule=rule, user=user)
     for field, value in cleaned.items():
         setattr(rule, field, value)
-    _save(rule)
+    _save(rule, user)
     logger.info("auto-share rule %s updated by %s", rule.job_name, _who(user))
     return rule
 
@@ -333,7 +346,10 @@ def auto_share_rules_import(*, jobs: Any, user: Any = None) -> dict[str, int]:
         for rule, cleaned in plans:
             if rule is None:
                 _save(
-                    AutoShareRule(**cleaned, created_by=user if getattr(user, "pk", None) else None)
+                    AutoShareRule(
+                        **cleaned, created_by=user if getattr(user, "pk", None) else None
+                    ),
+                    user,
                 )
                 counts["created"] += 1
                 continue
@@ -343,7 +359,7 @@ def auto_share_rules_import(*, jobs: Any, user: Any = None) -> dict[str, int]:
                 continue
             for field, value in changed.items():
                 setattr(rule, field, value)
-            _save(rule)
+            _save(rule, user)
             counts["updated"] += 1
     logger.info("auto-share rules imported by %s: %s", _who(user), counts)
     return counts

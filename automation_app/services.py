@@ -33,9 +33,9 @@ def auto_share_start_push(
     package SUCCEEDED) and AWAITING_APPROVAL (an approval). A share already PUSHING or finished
     is returned unchanged, so a second click or a redelivered hook starts nothing.
 
-    The destination policy is checked against the rule's author (who was allowed to set the
-    destination); the approver is recorded as the decider and as the push's requester. A push
-    the sharing app refuses (archived files, a destination no longer allowed) fails the share
+    The destination policy is checked for whoever last set the rule's destination (they were
+    allowed to set it; else the rule's author); the approver is recorded as the decider and as
+    the push's requester. A push the sharing app refuses (archived files, a destination no longer allowed) fails the share
     with that message and notifies.
     """
     from sharing_app.services import push_create
@@ -45,7 +45,7 @@ def auto_share_start_push(
             # of=("self",): Postgres refuses FOR UPDATE on the nullable side of the outer joins
             # (package, rule author); only the share row needs the lock.
             AutoShare.objects.select_for_update(of=("self",))
-            .select_related("rule", "package", "rule__created_by")
+            .select_related("rule", "package", "rule__created_by", "rule__destination_set_by")
             .get(pk=share_id)
         )
         if share.status not in (AutoShareStatus.PACKAGING, AutoShareStatus.AWAITING_APPROVAL):
@@ -60,7 +60,7 @@ def auto_share_start_push(
         share.decided_at = now
         share.decided_by = user if getattr(user, "pk", None) else None
         share.decided_by_slack_user = slack_user
-        policy_user = share.rule.created_by
+        policy_user = share.rule.destination_set_by or share.rule.created_by
         try:
             with transaction.atomic():
                 job = push_create(

@@ -173,3 +173,41 @@ def test_the_migration_lets_curators_approve() -> None:
     assert list(curator.permissions.values_list("codename", flat=True)) == ["approve_autoshare"]
     migration.curators_may_not_approve(apps, None)
     assert not curator.permissions.exists()
+
+
+def test_a_destination_set_by_an_admin_is_pushed_to_as_the_admin_allowed_it(
+    share_factory,
+    fake_slack,
+    curator_client,
+    admin_client_api,
+    admin_user,
+    django_capture_on_commit_callbacks,
+) -> None:
+    setup = share_factory()  # a curator's rule, destination on the allow-list
+    elsewhere = setup.destination.replace("/incoming/", "/not-on-the-list/")
+    # A curator may not move the rule there; an admin (who may push anywhere) may.
+    refused = curator_client.patch(
+        f"/api/v1/auto-share/rules/{setup.rule.pk}", {"shareDestination": elsewhere}, format="json"
+    )
+    assert refused.status_code == 403
+    moved = admin_client_api.patch(
+        f"/api/v1/auto-share/rules/{setup.rule.pk}", {"shareDestination": elsewhere}, format="json"
+    )
+    assert moved.status_code == 200, moved.json()
+    setup.rule.refresh_from_db()
+    assert (setup.rule.destination_set_by, setup.rule.created_by.username) == (
+        admin_user,
+        "cora-curator",
+    )
+    # A share made after the change goes there; the curator's approval pushes it, judged as
+    # for the admin who chose the destination (not the curator who wrote the rule).
+    AutoShare.objects.filter(pk=setup.share.pk).update(share_destination=elsewhere)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = approve(curator_client, setup.share.id)
+
+    assert response.status_code == 200, response.json()
+    job = PushJob.objects.get(id=response.json()["pushJobId"])
+    assert job.share_destination == elsewhere
+    assert job.status == PushStatus.SUCCEEDED, job.error_message
+    assert job.requested_by_name == "cora-curator"
