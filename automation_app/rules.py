@@ -20,8 +20,8 @@ from django.db import IntegrityError, transaction
 from automation_app.models import AutoShareRule
 from catalog_app.services import IDENTIFIER_RE, WORKFLOW_NAME_RE
 from datasharing.errors import DomainError
+from datasharing.names import camel, fields_by_snake_name, snake
 from packages_app.models import DataType
-from packages_app.package_request import snake
 from sharing_app.destinations import parse_destination, require_destination_allowed
 
 logger = logging.getLogger(__name__)
@@ -45,27 +45,12 @@ RULE_FIELDS: dict[str, str] = {
     "slackApprovers": "slack_approvers",
 }
 REQUIRED_FIELDS = ("jobName", "projectIdList", "dataTypeList", "shareDestination")
-_BY_SNAKE = {snake(name): name for name in RULE_FIELDS}
 
 
 def _normalise_keys(values: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:
     """camelCase keys; unknown keys are problems."""
-    out: dict[str, Any] = {}
-    unknown = []
-    for raw_key, value in values.items():
-        name = _BY_SNAKE.get(snake(str(raw_key)))
-        if name is None:
-            unknown.append(str(raw_key))
-            continue
-        if name in out:
-            problems.append(f"{name} is given twice (camelCase and snake_case).")
-        out[name] = value
-    if unknown:
-        problems.append(
-            f"Unknown field(s): {', '.join(sorted(unknown))}. Known fields: "
-            f"{', '.join(RULE_FIELDS)}."
-        )
-    return out
+    by_snake = fields_by_snake_name(values, [snake(name) for name in RULE_FIELDS], problems)
+    return {camel(key): value for key, value in by_snake.items()}
 
 
 def _string_list(

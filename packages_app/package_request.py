@@ -23,6 +23,7 @@ from catalog_app.services import (
     WORKFLOW_NAME_RE,
 )
 from datasharing.errors import DomainError
+from datasharing.names import camel, fields_by_snake_name
 from packages_app.models import DataType
 
 PACKAGE_NAME_RE = re.compile(r"^[A-Za-z][\w.+-]+$", re.ASCII)
@@ -60,17 +61,6 @@ ID_PATTERNS: dict[str, tuple[re.Pattern[str], str]] = {
     ),
     "secondary_analysis_type_list": (WORKFLOW_NAME_RE, "workflow name"),
 }
-
-
-def camel(name: str) -> str:
-    """`library_id_list` -> `libraryIdList` (names in messages are the API's)."""
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
-
-
-def snake(name: str) -> str:
-    """`libraryIdList` -> `library_id_list`; snake_case passes through unchanged."""
-    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
 
 
 @dataclass(frozen=True)
@@ -194,21 +184,7 @@ def package_request_parse(data: Any) -> PackageRequest:
     if not isinstance(data, dict):
         raise DomainError("packageRequest must be an object.", details={"field": "packageRequest"})
     problems: list[str] = []
-    values: dict[str, Any] = {}
-    unknown: list[str] = []
-    for raw_key, value in data.items():
-        key = snake(str(raw_key))
-        if key not in REQUEST_FIELDS:
-            unknown.append(str(raw_key))
-            continue
-        if key in values:
-            problems.append(f"{camel(key)} is given twice (camelCase and snake_case).")
-        values[key] = value
-    if unknown:
-        problems.append(
-            f"Unknown field(s) in packageRequest: {', '.join(sorted(unknown))}. Known fields: "
-            f"{', '.join(camel(f) for f in REQUEST_FIELDS)}."
-        )
+    values = fields_by_snake_name(data, REQUEST_FIELDS, problems, what="packageRequest")
 
     lists = {name: _id_list(name, values.get(name), problems) for name in ID_LISTS}
 
