@@ -104,6 +104,10 @@ def start_seaweedfs(
     )
     store = data_dir / "store"
     store.mkdir(exist_ok=True)
+    # Every bucket is a collection, and a new collection grows 7 volumes by default: with
+    # -volume.max=200 the 29th bucket written to fails ("InternalError"). One volume per bucket
+    # is plenty for a single-node server. weed reads master.toml from its working directory.
+    (data_dir / "master.toml").write_text("[master.volume_growth]\ncopy_1 = 1\n")
     command = [
         weed_binary(),
         "server",
@@ -116,7 +120,7 @@ def start_seaweedfs(
         f"-master.port={master}",
         f"-volume.port={volume}",
         f"-filer.port={filer}",
-        "-volume.max=200",
+        "-volume.max=1000",
         "-master.volumeSizeLimitMB=128",
         "-master.telemetry=false",
         # SeaweedFS 4 also opens Iceberg and Lance listeners on fixed ports (8181, 9101): two
@@ -126,7 +130,7 @@ def start_seaweedfs(
     ]
     log = (log_file or data_dir / "weed.log").open("ab")
     process = subprocess.Popen(
-        command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=data_dir
     )
     endpoint = f"http://127.0.0.1:{s3_port}"
     server = SeaweedServer(process, endpoint, access_key, secret_key, data_dir)

@@ -151,7 +151,12 @@ def test_reconciliation_evaluates_unannounced_recent_runs_exactly_once(
         Trigger.RECONCILIATION,
     )
     assert first["sharesCreated"] == 1
-    assert second == {"runsEvaluated": 0, "sharesCreated": 0, "sharesAdvanced": 0}
+    assert second == {
+        "runsEvaluated": 0,
+        "sharesCreated": 0,
+        "sharesAdvanced": 0,
+        "notificationsResent": 0,
+    }
 
 
 def test_reconciliation_recovers_missed_package_and_push_hooks(

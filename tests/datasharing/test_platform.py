@@ -4,6 +4,7 @@ import datetime as dt
 import io
 import json
 import logging
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -160,3 +161,27 @@ def test_query_dates_are_compared_in_utc_and_out_of_range_ones_are_refused() -> 
     for raw in ("0001-01-01T00:00:00%2B01:00", "9999-12-31T23:00:00-05:00"):
         with pytest.raises(ValidationError, match="out of range"):
             query_datetime(QueryDict(f"after={raw}"), "after")
+
+
+def test_the_embedded_s3_server_takes_writes_in_many_buckets(tmp_path: Path) -> None:
+    """`make run` and the tests start SeaweedFS with `datasharing.seaweed`: a new bucket must not
+    use up the volume budget (by default each took 7 volumes and the 29th bucket failed)."""
+    import boto3
+
+    from datasharing.seaweed import start_seaweedfs
+
+    server = start_seaweedfs(tmp_path / "weed", access_key="ak", secret_key="sk")
+    try:
+        client = boto3.client(
+            "s3",
+            endpoint_url=server.endpoint_url,
+            aws_access_key_id="ak",
+            aws_secret_access_key="sk",
+            region_name="us-east-1",
+        )
+        for number in range(60):
+            client.create_bucket(Bucket=f"many-{number}")
+            client.put_object(Bucket=f"many-{number}", Key="k", Body=b"x")
+        assert client.get_object(Bucket="many-59", Key="k")["Body"].read() == b"x"
+    finally:
+        server.stop()
