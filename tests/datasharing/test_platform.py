@@ -179,9 +179,9 @@ def test_the_embedded_s3_server_takes_writes_in_many_buckets(tmp_path: Path) -> 
             aws_secret_access_key="sk",
             region_name="us-east-1",
         )
-        for number in range(60):
+        for number in range(40):  # the old setup failed at the 29th
             client.create_bucket(Bucket=f"many-{number}")
             client.put_object(Bucket=f"many-{number}", Key="k", Body=b"x")
-        assert client.get_object(Bucket="many-59", Key="k")["Body"].read() == b"x"
+        assert client.get_object(Bucket="many-39", Key="k")["Body"].read() == b"x"
     finally:
         server.stop()
