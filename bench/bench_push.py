@@ -2,6 +2,9 @@
 `rclone copy` with the same concurrency, runs alternating; then the peak memory of the worker
 pushing 2,000 and 20,000 objects.
 
+Besides wall time, each run reports the CPU time used by the copier (our worker processes, or
+rclone) and by SeaweedFS: on a shared machine CPU time is much less noisy than wall time.
+
 Run: .venv/bin/python -m bench.bench_push  (needs rclone: `sudo apt-get install -y rclone`,
 Redis on REDIS_URL or 127.0.0.1:6379 and Postgres on DATABASE_URL or 127.0.0.1:5432).
 
@@ -22,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -170,6 +174,10 @@ class Worker:
                     found.append(int(entry.name))
         return found
 
+    def cpu_seconds(self) -> float:
+        """CPU time of the worker's processes so far (the pool processes live as long as it)."""
+        return sum(harness.cpu_seconds(pid) for pid in self.pids())
+
     def peak_rss_mib(self) -> dict[int, float]:
         """VmHWM (peak resident set) of the main process and each pool process."""
         peaks = {}
@@ -207,6 +215,26 @@ def run_ours(package: Any, destination: str, user: Any) -> float:
     if status != PushStatus.SUCCEEDED:
         raise RuntimeError(f"push {job.id} ended {status}: {error}")
     return elapsed
+
+
+def rclone_cpu_seconds() -> float:
+    """CPU time of finished child processes (rclone runs) of this process so far."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measured(
+    run: Callable[[], float], copier_cpu: Callable[[], float]
+) -> tuple[float, float, float]:
+    """(wall seconds, copier CPU seconds, S3 server CPU seconds) of one run."""
+    server = harness.s3_server_pid
+    copier_before = copier_cpu()
+    server_before = harness.cpu_seconds(server) if server else 0.0
+    elapsed = run()
+    server_cpu = harness.cpu_seconds(server) - server_before if server else 0.0
+    return elapsed, copier_cpu() - copier_before, server_cpu
 
 
 def run_rclone(rclone: str, source_prefix: str, destination_prefix: str) -> float:
@@ -290,6 +318,9 @@ def run(rclone: str) -> None:
     worker = Worker(WORKERS)
     ours: list[float] = []
     theirs: list[float] = []
+    # (copier, S3 server) CPU seconds per run
+    ours_cpu: list[tuple[float, float]] = []
+    theirs_cpu: list[tuple[float, float]] = []
     try:
         # Warm-up, not timed: the worker's pool processes open their database and S3
         # connections (a running service has them open), rclone's binary is read into the cache.
@@ -298,25 +329,46 @@ def run(rclone: str) -> None:
         run_rclone(rclone, "warm-up/", "warm-up-rclone/")
         for round_number in range(1, ROUNDS + 1):
             prefix = f"ours-{round_number}/"
-            ours.append(run_ours(package, f"s3://{DESTINATION_BUCKET}/{prefix}", user))
+            elapsed, copier, server = measured(
+                lambda prefix=prefix: run_ours(
+                    package, f"s3://{DESTINATION_BUCKET}/{prefix}", user
+                ),
+                worker.cpu_seconds,
+            )
+            ours.append(elapsed)
+            ours_cpu.append((copier, server))
             assert count_objects(prefix) >= FILES, "our push copied too few objects"
             prefix = f"rclone-{round_number}/"
-            theirs.append(run_rclone(rclone, "speed/", prefix))
+            elapsed, copier, server = measured(
+                lambda prefix=prefix: run_rclone(rclone, "speed/", prefix), rclone_cpu_seconds
+            )
+            theirs.append(elapsed)
+            theirs_cpu.append((copier, server))
             assert count_objects(prefix) == FILES, "rclone copied too few objects"
             print(
-                f"round {round_number}: ours {ours[-1]:.2f} s, rclone {theirs[-1]:.2f} s",
+                f"round {round_number}: ours {ours[-1]:.2f} s (CPU: worker {ours_cpu[-1][0]:.2f} s, "
+                f"S3 {ours_cpu[-1][1]:.2f} s), rclone {theirs[-1]:.2f} s (CPU: rclone "
+                f"{theirs_cpu[-1][0]:.2f} s, S3 {theirs_cpu[-1][1]:.2f} s)",
                 flush=True,
             )
         speed_peak = max(worker.peak_rss_mib().values())
     finally:
         worker.stop()
     ours_median, theirs_median = statistics.median(ours), statistics.median(theirs)
+
+    def cpu(runs: list[tuple[float, float]], name: str) -> str:
+        copier = statistics.median(c for c, _ in runs)
+        server = statistics.median(s for _, s in runs)
+        return f"CPU median: {name} {copier:.2f} s, S3 server {server:.2f} s"
+
     lines += [
         f"{FILES} objects: ours median {ours_median:.2f} s ({FILES / ours_median:.0f} objects/s), "
-        f"runs {', '.join(f'{t:.2f}' for t in ours)}",
+        f"runs {', '.join(f'{t:.2f}' for t in ours)}; {cpu(ours_cpu, 'worker')}",
         f"{FILES} objects: rclone copy median {theirs_median:.2f} s "
-        f"({FILES / theirs_median:.0f} objects/s), runs {', '.join(f'{t:.2f}' for t in theirs)}",
-        f"ratio ours / rclone: {ours_median / theirs_median:.2f} (below 1: ours is faster)",
+        f"({FILES / theirs_median:.0f} objects/s), runs {', '.join(f'{t:.2f}' for t in theirs)}; "
+        f"{cpu(theirs_cpu, 'rclone')}",
+        f"ratio ours / rclone: {ours_median / theirs_median:.2f} (below 1: ours is faster); "
+        f"per round: {', '.join(f'{a / b:.2f}' for a, b in zip(ours, theirs, strict=True))}",
     ]
 
     # --- Memory: a fresh worker per push of 2,000 and of 20,000 objects -------------------------------

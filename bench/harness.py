@@ -19,6 +19,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
+# The SeaweedFS process a benchmark started (None when AWS_ENDPOINT_URL_S3 named another server).
+s3_server_pid: int | None = None
 
 
 def setup(*, s3: bool = False) -> None:
@@ -30,6 +32,7 @@ def setup(*, s3: bool = False) -> None:
     os.environ.setdefault("AWS_REGION", "us-east-1")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ["DJANGO_SETTINGS_MODULE"] = "datasharing.settings"
+    global s3_server_pid
     if s3 and not os.environ.get("AWS_ENDPOINT_URL_S3"):
         from datasharing.seaweed import start_seaweedfs
 
@@ -39,6 +42,7 @@ def setup(*, s3: bool = False) -> None:
         os.environ["AWS_ENDPOINT_URL_S3"] = server.endpoint_url
         os.environ["AWS_ACCESS_KEY_ID"] = server.access_key
         os.environ["AWS_SECRET_ACCESS_KEY"] = server.secret_key
+        s3_server_pid = server.process.pid
     _recreate_database()
     import django
     from django.core.management import call_command
@@ -71,6 +75,16 @@ def timed(fn: Callable[[], Any], *, repeat: int = 3) -> tuple[float, Any]:
         result = fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times), result
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    # utime and stime are fields 14 and 15 of /proc/PID/stat (11 and 12 after the name).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def report(name: str, lines: list[str]) -> None:

@@ -213,6 +213,9 @@ S3_MAX_ATTEMPTS = env.int("S3_MAX_ATTEMPTS", default=8)
 S3_CONNECT_TIMEOUT = env.float("S3_CONNECT_TIMEOUT", default=5.0)
 S3_READ_TIMEOUT = env.float("S3_READ_TIMEOUT", default=60.0)
 S3_MAX_POOL_CONNECTIONS = env.int("S3_MAX_POOL_CONNECTIONS", default=64)
+# CopyObject (one per pushed file) signed and sent by our own code when it reproduces botocore's
+# request exactly; anything but a successful copy is still parsed and retried by botocore.
+S3_FAST_COPY = env.bool("S3_FAST_COPY", default=True)
 # EventBridge bus for job state-change events; empty disables publishing.
 EVENT_BUS_NAME = env.str("EVENT_BUS_NAME", default="")
 EVENT_SOURCE = env.str("EVENT_SOURCE", default="orcabus.datasharing")

@@ -14,6 +14,7 @@ Only the calling thread touches the database; transfer threads do S3/ICAv2 work 
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
@@ -23,11 +24,10 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from datasharing.s3 import CopyResult
@@ -243,7 +243,8 @@ def _claim(
         "source_md5, attempts"
     )
     pending = PushFileStatus.PENDING
-    with transaction.atomic(), connection.cursor() as cursor:
+    # One statement: atomic by itself (no BEGIN/COMMIT round trips around it).
+    with connection.cursor() as cursor:
         cursor.execute(
             sql, [job_id, pending, limit, PushFileStatus.IN_PROGRESS, token, now, now, pending]
         )
@@ -332,56 +333,78 @@ def _heartbeat(job_id: str, token: str) -> None:
 def _record(job_id: str, token: str, outcomes: list[FileOutcome]) -> None:
     """Write outcomes for rows we still hold, and add them to the job's counters.
 
-    One UPDATE ... FROM (SELECT ... UNION ALL ...) statement for the whole group (Postgres and
-    SQLite alike): only rows still IN_PROGRESS under our claim token change, and RETURNING says
+    One UPDATE ... FROM for the whole group, its rows passed as one JSON parameter (so the
+    statement's text is the same every time and the driver does not re-parse hundreds of
+    placeholders): only rows still IN_PROGRESS under our claim token change, and RETURNING says
     which did, so the counters count each file once.
     """
     if not outcomes:
         return
     now = timezone.now()
     by_id = {outcome.file_id: outcome for outcome in outcomes}
-    table = PushFile._meta.db_table
-    rows_sql = " UNION ALL ".join(
-        ["SELECT %s AS id, %s AS status, %s AS etag, %s AS method, %s AS error, %s AS extra"]
-        * len(by_id)
-    )
-    params: list[Any] = []
-    for outcome in by_id.values():
-        params += [
-            outcome.file_id,
-            outcome.status,
-            outcome.destination_etag,
-            outcome.verification_method,
-            outcome.error[:MAX_ERROR_LENGTH],
-            outcome.extra_attempts,
+    rows = json.dumps(
+        [
+            {
+                "id": outcome.file_id,
+                "status": outcome.status,
+                "etag": outcome.destination_etag,
+                "method": outcome.verification_method,
+                "error": outcome.error[:MAX_ERROR_LENGTH],
+                "extra": outcome.extra_attempts,
+            }
+            for outcome in by_id.values()
         ]
+    )
+    table = PushFile._meta.db_table
     sql = (
         f"UPDATE {table} SET status = v.status, destination_etag = v.etag, "  # noqa: S608 - no user input
         "verification_method = v.method, error = v.error, "
         f"attempts = {table}.attempts + v.extra, completed_at = %s, heartbeat_at = %s "
-        f"FROM ({rows_sql}) AS v "
+        f"FROM ({_JSON_ROWS[connection.vendor]}) AS v "
         f"WHERE {table}.id = v.id AND {table}.claim_token = %s AND {table}.status = %s "
         f"RETURNING {table}.id"
     )
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            # Parameters in the order their placeholders appear in the statement.
-            cursor.execute(sql, [now, now, *params, token, PushFileStatus.IN_PROGRESS])
-            updated = [by_id[int(row[0])] for row in cursor.fetchall()]
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Parameters in the order their placeholders appear in the statement.
+        cursor.execute(sql, [now, now, rows, token, PushFileStatus.IN_PROGRESS])
+        updated = [by_id[int(row[0])] for row in cursor.fetchall()]
         counts = Counter(outcome.status for outcome in updated)
         transferred = sum(
             o.transferred_bytes for o in updated if o.status == PushFileStatus.SUCCEEDED
         )
-        PushJob.objects.filter(id=job_id).update(
-            succeeded_count=F("succeeded_count") + counts[PushFileStatus.SUCCEEDED],
-            skipped_count=F("skipped_count") + counts[PushFileStatus.SKIPPED],
-            failed_count=F("failed_count") + counts[PushFileStatus.FAILED],
-            transferred_bytes=F("transferred_bytes") + transferred,
-            last_progress_time=now,
+        jobs = PushJob._meta.db_table
+        cursor.execute(
+            f"UPDATE {jobs} SET succeeded_count = succeeded_count + %s, "  # noqa: S608
+            "skipped_count = skipped_count + %s, failed_count = failed_count + %s, "
+            "transferred_bytes = transferred_bytes + %s, last_progress_time = %s "
+            "WHERE id = %s",
+            [
+                counts[PushFileStatus.SUCCEEDED],
+                counts[PushFileStatus.SKIPPED],
+                counts[PushFileStatus.FAILED],
+                transferred,
+                now,
+                job_id,
+            ],
         )
     lost = len(by_id) - len(updated)
     if lost:
         logger.warning("%d outcomes dropped: their rows were handed to another copier", lost)
+
+
+# The rows of a JSON array of outcomes (id, status, etag, method, error, extra) as a table.
+_JSON_ROWS = {
+    "postgresql": (
+        "SELECT * FROM json_to_recordset(%s::json) AS r(id bigint, status text, etag text, "
+        "method text, error text, extra integer)"
+    ),
+    "sqlite": (
+        "SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.status') AS status, "
+        "json_extract(value, '$.etag') AS etag, json_extract(value, '$.method') AS method, "
+        "json_extract(value, '$.error') AS error, json_extract(value, '$.extra') AS extra "
+        "FROM json_each(%s)"
+    ),
+}
 
 
 def backoff_seconds(attempt: int) -> float:

@@ -1,5 +1,6 @@
 """An HTTP proxy in front of the test S3 server that injects faults S3 produces in real life:
-throttling (503 SlowDown), internal errors (500), denied writes (403) and slow responses.
+throttling (503 SlowDown), internal errors (500), denied writes (403), slow responses, CopyObject's
+"200 OK" with an error in the body, and connections closed without an answer.
 
 Requests pass through unchanged (the Host header included, so SigV4 signatures still verify
 upstream). Rules match on method, a path substring and request headers, and fire a given number of
@@ -33,6 +34,11 @@ class Rule:
     delay: float = 0.0
     # Forwarded, but the ETag in the response body (CopyObjectResult) is replaced.
     rewrite_etag: str = ""
+    # Not forwarded: "200 OK" whose body is an InternalError (S3 answers a CopyObject that fails
+    # after the response has started like this).
+    ok_with_error: bool = False
+    # Not forwarded: the connection is closed without an answer.
+    drop: bool = False
     hits: int = field(default=0)
 
     def take(self) -> bool:
@@ -55,6 +61,8 @@ class S3FaultProxy:
         self.rules: list[Rule] = []
         self.lock = threading.Lock()
         self.requests: list[tuple[str, str]] = []
+        # Headers of each request (lowercase names), in the order of `requests`.
+        self.headers: list[dict[str, str]] = []
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -69,6 +77,7 @@ class S3FaultProxy:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 with proxy.lock:
                     proxy.requests.append((self.command, self.path))
+                    proxy.headers.append(headers)
                     rule = next(
                         (
                             r
@@ -79,6 +88,22 @@ class S3FaultProxy:
                     )
                 if rule is not None and rule.delay:
                     time.sleep(rule.delay)
+                if rule is not None and rule.drop:
+                    self.close_connection = True
+                    return
+                if rule is not None and rule.ok_with_error:
+                    payload = (
+                        b'<?xml version="1.0" encoding="UTF-8"?>\n\n            \n'
+                        b"<Error><Code>InternalError</Code><Message>We encountered an internal "
+                        b"error. Please try again.</Message><RequestId>4442587FB7D0A2F9</RequestId>"
+                        b"</Error>"
+                    )
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/xml")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
                 if rule is not None and rule.status:
                     code, message = ERROR_BODIES[rule.status]
                     payload = (

@@ -277,6 +277,24 @@ def test_throttling_is_retried_with_backoff_and_recorded_as_attempts(
     assert read_object(dest.bucket, dest.key("only.fastq.gz")) == files[0].body
 
 
+def test_a_copy_answered_200_ok_with_an_error_body_is_retried_not_trusted(
+    source_files, package_factory, dest_factory, allow_destination, run_push, settings, s3_proxy
+) -> None:
+    settings.S3_MAX_ATTEMPTS = 0  # no client-level retries: the file is attempted again
+    settings.PUSH_RETRY_BASE_SECONDS = 0.01
+    files = source_files(("only.fastq.gz", 100))
+    dest = dest_factory()
+    error_body = s3_proxy.add(Rule(is_copy, ok_with_error=True, times=1))
+
+    job = run_push(package_factory(files), allow_destination(dest.uri))
+
+    assert job.status == PushStatus.SUCCEEDED, job.error_message
+    assert error_body.hits == 1
+    row = ledger(job)["only.fastq.gz"]
+    assert (row.attempts, row.verification_method) == (2, "etag")
+    assert read_object(dest.bucket, dest.key("only.fastq.gz")) == files[0].body
+
+
 def test_a_file_failing_after_every_retry_fails_cleanly_with_the_error(
     source_files, package_factory, dest_factory, allow_destination, run_push, settings, s3_proxy
 ) -> None:
