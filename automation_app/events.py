@@ -360,21 +360,11 @@ def _workflow_run_state_change(envelope: Envelope) -> dict[str, Any]:
         for library_id in _library_ids(detail)
     ]
     try:
-        imported = catalog_import_workflows(text=_csv(header, rows))
+        imported = catalog_import_workflows(text=_csv(header, rows), create_unknown_libraries=True)
     except CsvRowError as exc:
         name = WORKFLOW_FIELDS.get(exc.column or "", exc.column or "")
         reason = (exc.details or {}).get("reason", exc.message)
         raise DomainError(f"detail.{name}: {reason}") from None
-    except DomainError as exc:
-        # Importer messages speak of lines and columns of a file; name the event's fields.
-        details = exc.details if isinstance(exc.details, dict) else {}
-        if details.get("unknownLibraries"):
-            raise DomainError(
-                "detail.libraries: unknown library id(s) "
-                f"{', '.join(details['unknownLibraries'][:20])}; the LIMS import must know them.",
-                details=details,
-            ) from None
-        raise
     return {"portalRunId": portal_run_id, "catalog": imported.as_dict()}
 
 

@@ -404,8 +404,12 @@ def _parse_workflow_row(row: CsvRow) -> WorkflowRecord:
 
 
 @transaction.atomic
-def catalog_import_workflows(*, text: str) -> ImportResult:
-    """Upsert workflow runs and their libraries (one mart row per run and library)."""
+def catalog_import_workflows(*, text: str, create_unknown_libraries: bool = False) -> ImportResult:
+    """Upsert workflow runs and their libraries (one mart row per run and library).
+
+    A library the catalog does not know is an error (import the LIMS file first), unless
+    `create_unknown_libraries` (platform events, which may arrive before the LIMS import): then
+    it is created, as a fastq list creates its libraries, and its LIMS metadata follows."""
     records = [
         _parse_workflow_row(row)
         for row in read_csv(
@@ -425,6 +429,9 @@ def catalog_import_workflows(*, text: str) -> ImportResult:
             )
         run_values[r.portal_run_id] = r.values
     library_ids = {r.library_id for r in records}
+    result = ImportResult()
+    if create_unknown_libraries:
+        result.extra["librariesCreated"] = _libraries_ensure(library_ids)
     libraries = dict(
         Library.objects.filter(library_id__in=library_ids).values_list("library_id", "pk")
     )
@@ -451,7 +458,6 @@ def catalog_import_workflows(*, text: str) -> ImportResult:
         batch_size=BATCH,
         ignore_conflicts=True,
     )
-    result = ImportResult()
     for r in records:
         link_new = (runs[r.portal_run_id].pk, libraries[r.library_id]) in new_links
         if r.portal_run_id in created:
@@ -748,6 +754,17 @@ def _fastq_key(row: CsvRow, column: str, base: s3.S3Uri, *, required: bool) -> s
     return base.child(value).key
 
 
+def _libraries_ensure(library_ids: set[str]) -> int:
+    """Create the libraries the catalog does not know yet (their LIMS metadata follows with the
+    next LIMS import); returns how many were created."""
+    known = set(
+        Library.objects.filter(library_id__in=library_ids).values_list("library_id", flat=True)
+    )
+    missing = sorted(library_ids - known)
+    Library.objects.bulk_create([Library(library_id=lib) for lib in missing], ignore_conflicts=True)
+    return len(missing)
+
+
 @transaction.atomic
 def catalog_import_fastq_list(*, text: str, instrument_run_id: str, base_uri: str) -> ImportResult:
     """Register BCL Convert `fastq_list.csv` rows of one run; RGSM is the library id.
@@ -786,19 +803,11 @@ def catalog_import_fastq_list(*, text: str, instrument_run_id: str, base_uri: st
 
     result = ImportResult()
     run, _ = SequencingRun.objects.get_or_create(instrument_run_id=instrument_run_id)
-    existing_libraries = {
-        lib.library_id: lib
-        for lib in Library.objects.filter(library_id__in={r.library_id for r in records})
-    }
-    missing_libraries = sorted({r.library_id for r in records} - set(existing_libraries))
-    Library.objects.bulk_create(
-        [Library(library_id=lib) for lib in missing_libraries], ignore_conflicts=True
-    )
+    result.extra["librariesCreated"] = _libraries_ensure({r.library_id for r in records})
     libraries = {
         lib.library_id: lib
         for lib in Library.objects.filter(library_id__in={r.library_id for r in records})
     }
-    result.extra["librariesCreated"] = len(missing_libraries)
 
     # Objects: catalogue the listed files with what storage says about them.
     wanted_keys = set(keys)
