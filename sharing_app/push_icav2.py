@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import posixpath
 import threading
-import time
 from typing import Any
 
 from django.conf import settings
@@ -20,8 +19,8 @@ from django.conf import settings
 from datasharing import s3
 from sharing_app import icav2
 from sharing_app.models import PushFileStatus, PushJob, VerificationMethod
-from sharing_app.push_runner import FileOutcome, FileTask, backoff_seconds, not_started
-from sharing_app.push_s3 import describe_error
+from sharing_app.push_runner import FileOutcome, FileTask
+from sharing_app.push_s3 import transfer_with_retries
 from sharing_app.receipts import Icav2Writer
 
 logger = logging.getLogger(__name__)
@@ -101,37 +100,21 @@ class Icav2Transfer:
         """Uploads are verified in their thread (a HEAD right after the upload)."""
 
     def transfer(self, file: FileTask, stop: threading.Event) -> FileOutcome:
-        retries = 0
-        while True:
-            if stop.is_set():
-                return not_started(file.id, "the push stopped before this file was uploaded")
-            try:
-                outcome = self._upload(file)
-            except s3.S3_ERRORS as exc:
-                code = s3.error_code(exc)
-                if code in EXPIRED_CREDENTIAL_CODES:
-                    with self._lock:
-                        self._refresh_credentials()
-                retryable = s3.is_retryable(exc) or code in EXPIRED_CREDENTIAL_CODES
-                if retryable and retries + 1 < settings.PUSH_FILE_MAX_ATTEMPTS:
-                    delay = backoff_seconds(retries)
-                    logger.warning(
-                        "Upload of %s failed (%s); retrying in %.1fs",
-                        file.relative_path,
-                        code,
-                        delay,
-                    )
-                    retries += 1
-                    time.sleep(delay)
-                    continue
-                return FileOutcome(
-                    file.id,
-                    PushFileStatus.FAILED,
-                    error=describe_error(exc),
-                    extra_attempts=retries,
-                )
-            outcome.extra_attempts = retries
-            return outcome
+        return transfer_with_retries(
+            file,
+            stop,
+            lambda: self._upload(file),
+            action=("Upload", "uploaded"),
+            recover=self._renew_expired_credentials,
+        )
+
+    def _renew_expired_credentials(self, exc: BaseException) -> bool:
+        """Fresh upload credentials after `ExpiredToken` (then the upload is tried again)."""
+        if s3.error_code(exc) not in EXPIRED_CREDENTIAL_CODES:
+            return False
+        with self._lock:
+            self._refresh_credentials()
+        return True
 
     def _upload(self, file: FileTask) -> FileOutcome:
         with self._lock:

@@ -43,6 +43,51 @@ def describe_error(exc: BaseException) -> str:
     return f"{hints[code]}: {message}" if code in hints else f"{code}: {message}"
 
 
+def transfer_with_retries(
+    file: FileTask,
+    stop: threading.Event,
+    attempt: Callable[[], FileOutcome],
+    *,
+    action: tuple[str, str],
+    recover: Callable[[BaseException], bool] = lambda _exc: False,
+) -> FileOutcome:
+    """Run `attempt` for one file until it succeeds, fails for good, or the push stops.
+
+    Retryable S3 errors (throttling, 5xx, timeouts), and those `recover` says it dealt with
+    (e.g. fresh credentials after `ExpiredToken`), are tried again with backoff up to
+    PUSH_FILE_MAX_ATTEMPTS; the outcome records the extra attempts. `action` names the work in
+    messages: ("Copy", "copied")."""
+    verb, past = action
+    retries = 0
+    while True:
+        if stop.is_set():
+            return not_started(file.id, f"the push stopped before this file was {past}")
+        try:
+            outcome = attempt()
+        except s3.S3_ERRORS as exc:
+            retryable = recover(exc) or s3.is_retryable(exc)
+            if retryable and retries + 1 < settings.PUSH_FILE_MAX_ATTEMPTS:
+                delay = backoff_seconds(retries)
+                logger.warning(
+                    "%s of %s failed (%s); retrying in %.1fs",
+                    verb,
+                    file.relative_path,
+                    s3.error_code(exc),
+                    delay,
+                )
+                retries += 1
+                time.sleep(delay)
+                continue
+            return FileOutcome(
+                file.id,
+                PushFileStatus.FAILED,
+                error=describe_error(exc),
+                extra_attempts=retries,
+            )
+        outcome.extra_attempts = retries
+        return outcome
+
+
 def lookup_destination(
     bucket: str, keys: list[str], *, s3_client: s3.S3Client | None = None
 ) -> dict[str, s3.ObjectInfo | None]:
@@ -224,38 +269,17 @@ class S3Transfer:
         )
 
     def transfer(self, file: FileTask, stop: threading.Event) -> FileOutcome:
-        retries = 0
-        while True:
-            if stop.is_set():
-                return not_started(file.id, "the push stopped before this file was copied")
-            try:
-                result = self._copy(file)
-            except s3.S3_ERRORS as exc:
-                if s3.is_retryable(exc) and retries + 1 < settings.PUSH_FILE_MAX_ATTEMPTS:
-                    delay = backoff_seconds(retries)
-                    logger.warning(
-                        "Copy of %s failed (%s); retrying in %.1fs",
-                        file.relative_path,
-                        s3.error_code(exc),
-                        delay,
-                    )
-                    retries += 1
-                    time.sleep(delay)
-                    continue
-                return FileOutcome(
-                    file.id,
-                    PushFileStatus.FAILED,
-                    error=describe_error(exc),
-                    extra_attempts=retries,
-                )
+        def copy() -> FileOutcome:
+            result = self._copy(file)
             return FileOutcome(
                 file.id,
                 "",
                 destination_etag=result.etag,
-                extra_attempts=retries,
                 transferred_bytes=file.size,
                 copy_result=result,
             )
+
+        return transfer_with_retries(file, stop, copy, action=("Copy", "copied"))
 
     def verify(self, outcomes: list[FileOutcome], files: dict[int, FileTask]) -> None:
         """Settle copied files. The ETag S3 returns for the object it wrote is computed from the
