@@ -468,24 +468,16 @@ def generate_package(
             + f"; data types: {', '.join(package_request['dataTypeList'])}"
         )
         output.info(f"Created package {package_id} ({package_name}): {summary}.")
-        if wait:
-            package = wait_for_job(
-                fetch=lambda: client.package_get(package_id),
-                describe=describe_package,
-                label=f"package {package_id}",
-                follow_command=follow_package(package_id),
-            )
-            if package.get("status") == "SUCCEEDED":
-                output.info(f"Package {package_id} is ready: {describe_package(package)}")
-        else:
-            output.info(f"Follow it with: {follow_package(package_id)}")
-    # The id (or JSON) is printed whatever the outcome, so a script can look at a failed package.
-    if as_json:
-        output.print_json(package)
-    else:
-        click.echo(package_id)
-    if wait:
-        raise_for_final_status(package, label=f"Package {package_id}")
+        _follow_created(
+            package,
+            fetch=lambda: client.package_get(package_id),
+            describe=describe_package,
+            label=f"package {package_id}",
+            ready=f"Package {package_id} is ready",
+            follow_command=follow_package(package_id),
+            wait=wait,
+            as_json=as_json,
+        )
 
 
 @cli.command("list-packages", epilog=ENVIRONMENT_HELP)
@@ -642,23 +634,16 @@ def push_package(package_id: str, share_location: str, wait: bool, as_json: bool
         job = client.package_push(package_id, share_destination=share_location)
         push_job_id = job["id"]
         output.info(f"Pushing package {package_id} to {share_location}: push job {push_job_id}.")
-        if wait:
-            job = wait_for_job(
-                fetch=lambda: client.push_get(push_job_id),
-                describe=describe_push,
-                label=f"push job {push_job_id}",
-                follow_command=follow_push(push_job_id),
-            )
-            if job.get("status") == "SUCCEEDED":
-                output.info(f"Push job {push_job_id} SUCCEEDED: {describe_push(job)}")
-        else:
-            output.info(f"Follow it with: {follow_push(push_job_id)}")
-    if as_json:
-        output.print_json(job)
-    else:
-        click.echo(push_job_id)
-    if wait:
-        raise_for_final_status(job, label=f"Push job {push_job_id}")
+        _follow_created(
+            job,
+            fetch=lambda: client.push_get(push_job_id),
+            describe=describe_push,
+            label=f"push job {push_job_id}",
+            ready=f"Push job {push_job_id} SUCCEEDED",
+            follow_command=follow_push(push_job_id),
+            wait=wait,
+            as_json=as_json,
+        )
 
 
 @cli.command("presign-package", epilog=ENVIRONMENT_HELP)
@@ -771,6 +756,36 @@ def get_push_job_status(push_job_id: str, wait: bool, as_json: bool) -> None:
             wait=wait,
             as_json=as_json,
         )
+
+
+def _follow_created(
+    job: dict[str, Any],
+    *,
+    fetch: Callable[[], dict[str, Any]],
+    describe: Callable[[dict[str, Any]], str],
+    label: str,
+    ready: str,
+    follow_command: str,
+    wait: bool,
+    as_json: bool,
+) -> None:
+    """After creating a job: with `wait`, follow it to the end (exit non-zero unless it
+    SUCCEEDED), else say how to follow it. The id (or the JSON) is printed whatever the outcome,
+    so a script can look at a failed job."""
+    if wait:
+        job = wait_for_job(
+            fetch=fetch, describe=describe, label=label, follow_command=follow_command
+        )
+        if job.get("status") == "SUCCEEDED":
+            output.info(f"{ready}: {describe(job)}")
+    else:
+        output.info(f"Follow it with: {follow_command}")
+    if as_json:
+        output.print_json(job)
+    else:
+        click.echo(job["id"])
+    if wait:
+        raise_for_final_status(job, label=label[0].upper() + label[1:])
 
 
 def _print_list(
