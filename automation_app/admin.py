@@ -1,5 +1,6 @@
-"""Admin: auto-share rules (editable, validated like the API), automatic shares and received
-events (read-only). Approve / reject actions and notifications live in their own admin module."""
+"""Admin: auto-share rules (editable, validated like the API) and automatic shares (read-only,
+with the approve / reject actions of the approvals area). Events and notifications have their
+admin pages in their areas, registered here (Django's admin imports `<app>.admin`)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,19 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from automation_app.approval_admin import approve_selected, reject_selected
-from automation_app.models import AutoShare, AutoShareRule, ReceivedEvent
+from automation_app.approvals.admin import approve_selected, reject_selected
+from automation_app.events.admin import ReceivedEventAdmin
+from automation_app.models import AutoShare, AutoShareRule
+from automation_app.notifications.admin import NotificationAdmin
 from automation_app.rules import (
     RULE_FIELDS,
     auto_share_rule_note_destination_author,
     auto_share_rule_validate,
 )
+from datasharing.admin import ReadOnlyAdmin
 from datasharing.errors import DomainError
-from sharing_app.admin import _ReadOnlyAdmin
+
+__all__ = ["AutoShareAdmin", "AutoShareRuleAdmin", "NotificationAdmin", "ReceivedEventAdmin"]
 
 
 class AutoShareRuleForm(forms.ModelForm[AutoShareRule]):
@@ -97,7 +102,7 @@ def _admin_link(obj: Any, label: str) -> str:
 
 
 @admin.register(AutoShare)
-class AutoShareAdmin(_ReadOnlyAdmin):
+class AutoShareAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "rule",
@@ -125,10 +130,3 @@ class AutoShareAdmin(_ReadOnlyAdmin):
     def push_link(self, share: AutoShare) -> str:
         job = share.push_job
         return _admin_link(job, f"{job.id} ({job.status})" if job else "")
-
-
-@admin.register(ReceivedEvent)
-class ReceivedEventAdmin(_ReadOnlyAdmin):
-    list_display = ["event_id", "detail_type", "source", "status", "error", "received_at"]
-    list_filter = ["status", "detail_type"]
-    search_fields = ["event_id", "message_id"]

@@ -13,13 +13,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from automation_app import rules, selectors
-from automation_app.models import (
-    AutoShare,
-    AutoShareRule,
-    AutoShareStatus,
-    EventStatus,
-    ReceivedEvent,
-)
+from automation_app.events.models import EventStatus, ReceivedEvent
+from automation_app.models import AutoShare, AutoShareRule, AutoShareStatus
 from datasharing.errors import DomainError
 from datasharing.query import query_bool, query_choices, query_list
 from datasharing.schema import list_parameter

@@ -25,5 +25,3 @@ class AutomationAppConfig(AppConfig):
                 "while the hook was lost.",
             )
         )
-        # Admin pages kept apart from admin.py (notifications, approval actions).
-        from automation_app import approval_admin  # noqa: F401

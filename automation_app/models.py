@@ -1,4 +1,4 @@
-"""Automatic sharing: rules, the shares they produce, received events, approvals, notifications.
+"""Automatic sharing: rules and the shares they produce (events and notifications: their areas).
 
 One rule and one instrument run give at most one `AutoShare` (unique constraint), and an
 `AutoShare` holds at most one package and one push job (one-to-one fields), so duplicate events
@@ -8,7 +8,30 @@ and double approval clicks cannot create a second package or push.
 from django.conf import settings
 from django.db import models
 
+from automation_app.events.models import EventStatus, ReceivedEvent
+from automation_app.notifications.models import (
+    Notification,
+    NotificationChannel,
+    NotificationKind,
+    NotificationStatus,
+)
 from datasharing.ids import new_id
+
+# Models of the areas, re-exported so Django finds them in `automation_app.models`.
+__all__ = [
+    "AutoShare",
+    "AutoShareRule",
+    "AutoShareStatus",
+    "DecisionChannel",
+    "EventStatus",
+    "Notification",
+    "NotificationChannel",
+    "NotificationKind",
+    "NotificationStatus",
+    "ReceivedEvent",
+    "Trigger",
+    "new_auto_share_id",
+]
 
 
 def new_auto_share_id() -> str:
@@ -149,78 +172,3 @@ class AutoShare(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule.job_name} / {self.run.instrument_run_id}"
-
-
-class EventStatus(models.TextChoices):
-    PROCESSED = "PROCESSED"
-    IGNORED = "IGNORED"
-    MALFORMED = "MALFORMED"
-
-
-class ReceivedEvent(models.Model):
-    """One message taken from the events queue. `event_id` (the EventBridge id, else the SQS
-    message id) is unique: a redelivered message is recognised and not processed twice."""
-
-    event_id = models.CharField(max_length=255, unique=True)
-    message_id = models.CharField(max_length=255, blank=True)
-    detail_type = models.CharField(max_length=255, blank=True, db_index=True)
-    source = models.CharField(max_length=255, blank=True)
-    body = models.TextField(help_text="The message body as received (truncated if huge).")
-    status = models.CharField(max_length=12, choices=EventStatus.choices, db_index=True)
-    error = models.TextField(blank=True)
-    outcome = models.JSONField(default=dict, blank=True)
-    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
-
-    class Meta:
-        ordering = ["-received_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.detail_type or '?'} {self.event_id}"
-
-
-class NotificationKind(models.TextChoices):
-    APPROVAL_REQUEST = "APPROVAL_REQUEST"
-    PUSH_STARTED = "PUSH_STARTED"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    REJECTED = "REJECTED"
-
-
-class NotificationChannel(models.TextChoices):
-    SLACK = "SLACK"
-    EMAIL = "EMAIL"
-
-
-class NotificationStatus(models.TextChoices):
-    PENDING = "PENDING"
-    SENT = "SENT"
-    FAILED = "FAILED"
-
-
-class Notification(models.Model):
-    """One message about an automatic share to one target. Unique per (share, kind, channel,
-    target) so a retried task or a duplicate event never sends the same message twice."""
-
-    share = models.ForeignKey(AutoShare, on_delete=models.CASCADE, related_name="notifications")
-    kind = models.CharField(max_length=20, choices=NotificationKind.choices)
-    channel = models.CharField(max_length=8, choices=NotificationChannel.choices)
-    target = models.CharField(max_length=255, help_text="Slack channel id or email address.")
-    status = models.CharField(
-        max_length=8, choices=NotificationStatus.choices, default=NotificationStatus.PENDING
-    )
-    attempts = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
-    slack_ts = models.CharField(max_length=64, blank=True, help_text="Slack message timestamp.")
-    created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["share", "kind", "channel", "target"], name="notification_once_per_target"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.channel} {self.target}"

@@ -22,7 +22,8 @@ from catalog_app.services import IDENTIFIER_RE, WORKFLOW_NAME_RE
 from datasharing.errors import DomainError
 from datasharing.names import camel, fields_by_snake_name, snake
 from packages_app.models import DataType
-from sharing_app.destinations import parse_destination, require_destination_allowed
+from sharing_app.destinations.destination import parse_destination
+from sharing_app.destinations.policy import require_destination_allowed
 
 logger = logging.getLogger(__name__)
 

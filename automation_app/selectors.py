@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.db.models import Count, Q, QuerySet
 
-from automation_app.models import AutoShare, AutoShareRule, ReceivedEvent
+from automation_app.events.models import ReceivedEvent
+from automation_app.models import AutoShare, AutoShareRule
 from datasharing.errors import DomainError
 from datasharing.ids import normalize_id
 

@@ -14,8 +14,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from automation_app import notifications
-from automation_app.models import AutoShare, AutoShareStatus, DecisionChannel, NotificationKind
+from automation_app.models import AutoShare, AutoShareStatus, DecisionChannel
+from automation_app.notifications import services as notifications
+from automation_app.notifications.models import NotificationKind
 from datasharing.errors import DomainError
 from packages_app.models import PackageStatus
 
@@ -38,7 +39,7 @@ def auto_share_start_push(
     the push's requester. A push the sharing app refuses (archived files, a destination no longer allowed) fails the share
     with that message and notifies.
     """
-    from sharing_app.services import push_create
+    from sharing_app.push.services import push_create
 
     with transaction.atomic():
         share = (

@@ -22,21 +22,16 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from automation_app import notifications
-from automation_app.models import (
-    AutoShare,
-    AutoShareRule,
-    AutoShareStatus,
-    NotificationKind,
-    Trigger,
-)
+from automation_app.models import AutoShare, AutoShareRule, AutoShareStatus, Trigger
+from automation_app.notifications import services as notifications
+from automation_app.notifications.models import NotificationKind
 from automation_app.services import auto_share_start_push
 from catalog_app.models import Fastq, SequencingRun
 from datasharing.errors import DomainError
 from packages_app.models import TERMINAL_PACKAGE_STATUSES, PackageStatus
 from packages_app.package_request import PACKAGE_NAME_MAX_LENGTH
 from packages_app.services import package_create
-from sharing_app.models import TERMINAL_PUSH_STATUSES, PushStatus
+from sharing_app.push.models import TERMINAL_PUSH_STATUSES, PushStatus
 
 logger = logging.getLogger(__name__)
 

@@ -77,9 +77,9 @@ def main() -> None:
     from django.conf import settings
 
     from datasharing import s3
-    from packages_app.artifacts import package_artifacts_write
     from packages_app.models import Package, PackageFile
-    from sharing_app.presign import package_presign
+    from packages_app.report.artifacts import package_artifacts_write
+    from sharing_app.presign.services import package_presign
 
     package = make_package()
     assert isinstance(package, Package)

@@ -114,7 +114,7 @@ def make_package(name: str, objects: list[tuple[str, int, str]]) -> Any:
         ],
         batch_size=2000,
     )
-    from packages_app.artifacts import package_artifacts_write
+    from packages_app.report.artifacts import package_artifacts_write
 
     package_artifacts_write(package=package)
     return package
@@ -201,8 +201,8 @@ class Worker:
 
 
 def run_ours(package: Any, destination: str, user: Any) -> float:
-    from sharing_app import services
-    from sharing_app.models import PushJob, PushStatus
+    from sharing_app.push import services
+    from sharing_app.push.models import PushJob, PushStatus
 
     start = time.perf_counter()
     job = services.push_create(package=package, share_destination=destination, user=user)

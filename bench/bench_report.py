@@ -80,11 +80,11 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
 
     from datasharing import s3
-    from packages_app.artifacts import package_artifacts_write
+    from packages_app.report.artifacts import package_artifacts_write
     from packages_app.report.content import report_content_build
     from packages_app.report.formatting import human_size
     from packages_app.report.render import report_html_render, report_pdf_render
-    from tests.packages_app.report_builders import make_synthetic_package
+    from tests.packages_app.report.builders import make_synthetic_package
 
     started = time.perf_counter()
     package = make_synthetic_package(libraries=LIBRARIES)

@@ -9,11 +9,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "datasharing.settings")
 
 app = Celery("datasharing")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
-# Task modules not named tasks.py (an app's areas kept apart; see each module).
-app.autodiscover_tasks(["packages_app"], related_name="report_tasks")
-app.autodiscover_tasks(["automation_app"], related_name="periodic_tasks")
-app.autodiscover_tasks(["automation_app"], related_name="notification_tasks")
+# Every package (app or area) with a `tasks` module; a test checks that none is missing.
+TASK_PACKAGES = [
+    "packages_app",
+    "packages_app.report",
+    "sharing_app.push",
+    "automation_app",
+    "automation_app.notifications",
+]
+app.autodiscover_tasks(TASK_PACKAGES)
 
 
 @setup_logging.connect

@@ -159,10 +159,10 @@ SPECTACULAR_SETTINGS = {
     ],
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
-        "PushStatusEnum": "sharing_app.models.PushStatus",
-        "PushFileStatusEnum": "sharing_app.models.PushFileStatus",
+        "PushStatusEnum": "sharing_app.push.models.PushStatus",
+        "PushFileStatusEnum": "sharing_app.push.models.PushFileStatus",
         "AutoShareStatusEnum": "automation_app.models.AutoShareStatus",
-        "ReceivedEventStatusEnum": "automation_app.models.EventStatus",
+        "ReceivedEventStatusEnum": "automation_app.events.models.EventStatus",
     },
 }
 
@@ -170,12 +170,14 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
-    for _folder in ("queue", "processed"):
+    for _folder in ("queue", "processed", "control"):
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        # Broadcast (pidbox) exchanges: under the state directory, not ./control.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 else:

@@ -17,12 +17,12 @@ urlpatterns = [
     path("schema/openapi.json", SpectacularJSONAPIView.as_view(), name="schema"),
     path("schema/swagger-ui", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/v1/catalog/", include("catalog_app.urls")),
-    path("api/v1/", include("sharing_app.presign_urls")),
+    path("api/v1/", include("sharing_app.presign.urls")),
     path("api/v1/", include("packages_app.urls")),
-    path("api/v1/", include("packages_app.report_urls")),
-    path("api/v1/", include("sharing_app.urls")),
+    path("api/v1/", include("packages_app.report.urls")),
+    path("api/v1/", include("sharing_app.push.urls")),
     path("api/v1/auto-share/", include("automation_app.urls")),
-    path("api/v1/", include("automation_app.approval_urls")),
+    path("api/v1/", include("automation_app.approvals.urls")),
 ]
 
 admin.site.site_header = "datasharing"

@@ -1,5 +1,5 @@
-"""Admin: packages (read-only, with their frozen contents paginated inline and an abort action),
-frozen files, and the workflow file filters (editable)."""
+"""Admin: packages (read-only, with their frozen contents paginated inline and an abort action)
+and frozen files; the workflow file filters' admin (editable) lives in its area."""
 
 from __future__ import annotations
 
@@ -16,15 +16,11 @@ from django.utils.html import format_html
 from datasharing.errors import DomainError
 from packages_app import services
 from packages_app.lifecycle import NON_TERMINAL_STATUSES
-from packages_app.models import (
-    Package,
-    PackageAnalysis,
-    PackageFile,
-    PackageLibrary,
-    WorkflowFileFilter,
-    WorkflowFileFilterRule,
-)
-from packages_app.report.admin_links import report_admin_links, rerender_report_action
+from packages_app.models import Package, PackageAnalysis, PackageFile, PackageLibrary
+from packages_app.report.admin import report_admin_links, rerender_report_action
+from packages_app.workflow_filters.admin import WorkflowFileFilterAdmin
+
+__all__ = ["PackageAdmin", "PackageFileAdmin", "WorkflowFileFilterAdmin"]
 
 INLINE_PAGE_SIZE = 50
 
@@ -242,26 +238,3 @@ class PackageFileAdmin(admin.ModelAdmin[PackageFile]):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Frozen contents are part of the package: delete the package instead.
         return False
-
-
-class WorkflowFileFilterRuleInline(admin.TabularInline[WorkflowFileFilterRule, WorkflowFileFilter]):
-    model = WorkflowFileFilterRule
-    extra = 1
-    fields = ["action", "pattern", "description"]
-
-
-@admin.register(WorkflowFileFilter)
-class WorkflowFileFilterAdmin(admin.ModelAdmin[WorkflowFileFilter]):
-    list_display = ["workflow_name", "enabled", "rule_summary", "updated_at"]
-    list_filter = ["enabled"]
-    search_fields = ["workflow_name", "description", "rules__pattern"]
-    inlines = [WorkflowFileFilterRuleInline]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[WorkflowFileFilter]:
-        return super().get_queryset(request).prefetch_related("rules")
-
-    @admin.display(description="rules")
-    def rule_summary(self, obj: WorkflowFileFilter) -> str:
-        rules = list(obj.rules.all())
-        included = sum(1 for r in rules if r.action == WorkflowFileFilterRule.Action.INCLUDE)
-        return f"{included} include, {len(rules) - included} exclude"

@@ -24,13 +24,7 @@ from rest_framework.views import APIView
 from datasharing.auth import VIEWER
 from datasharing.query import query_datetime, query_list
 from packages_app import selectors, services
-from packages_app.models import (
-    Package,
-    PackageAnalysis,
-    PackageFile,
-    PackageLibrary,
-    PackageStatus,
-)
+from packages_app.models import Package, PackageAnalysis, PackageFile, PackageLibrary, PackageStatus
 
 
 class PackageRequestSerializer(serializers.Serializer):

@@ -7,8 +7,8 @@ from django.db.models.signals import post_migrate
 def _ensure_default_filters(**_: Any) -> None:
     """After migrate (and after a test flush): install the default workflow file filters when the
     table is empty. Edited or deleted defaults are left alone while any filter exists."""
-    from packages_app.filter_defaults import seed_default_filters
-    from packages_app.models import WorkflowFileFilter, WorkflowFileFilterRule
+    from packages_app.workflow_filters.defaults import seed_default_filters
+    from packages_app.workflow_filters.models import WorkflowFileFilter, WorkflowFileFilterRule
 
     seed_default_filters(WorkflowFileFilter, WorkflowFileFilterRule, only_if_empty=True)
 

@@ -37,9 +37,9 @@ from catalog_app.models import (
 from catalog_app.services import base_library_id, catalog_sync_prefixes, prefix_query_chunk
 from datasharing import s3
 from datasharing.errors import DomainError
-from packages_app.filters import FilterSet, file_is_shared, filter_set_load
 from packages_app.models import DataType
 from packages_app.package_request import NO_PREFIX, PackageRequest, camel
+from packages_app.workflow_filters.matching import FilterSet, file_is_shared, filter_set_load
 
 logger = logging.getLogger(__name__)
 

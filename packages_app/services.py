@@ -32,7 +32,6 @@ from datasharing import s3
 from datasharing.auth import user_is_admin
 from datasharing.errors import DomainError
 from packages_app import defrost
-from packages_app.artifacts import package_artifacts_write
 from packages_app.events import package_state_announce
 from packages_app.lifecycle import (
     NON_TERMINAL_STATUSES,
@@ -54,6 +53,7 @@ from packages_app.package_request import (
     package_request_from_stored,
     package_request_parse,
 )
+from packages_app.report.artifacts import package_artifacts_write
 from packages_app.resolution import (
     Resolution,
     package_contents_resolve,

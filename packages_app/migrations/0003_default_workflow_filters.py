@@ -1,10 +1,10 @@
-"""Install the default workflow file filters (packages_app/filter_defaults.py)."""
+"""Install the default workflow file filters (packages_app/workflow_filters/defaults.py)."""
 
 from django.db import migrations
 
 
 def install_defaults(apps, schema_editor):
-    from packages_app.filter_defaults import seed_default_filters
+    from packages_app.workflow_filters.defaults import seed_default_filters
 
     seed_default_filters(
         apps.get_model("packages_app", "WorkflowFileFilter"),
@@ -14,7 +14,7 @@ def install_defaults(apps, schema_editor):
 
 
 def remove_defaults(apps, schema_editor):
-    from packages_app.filter_defaults import DEFAULT_WORKFLOW_FILTERS
+    from packages_app.workflow_filters.defaults import DEFAULT_WORKFLOW_FILTERS
 
     apps.get_model("packages_app", "WorkflowFileFilter").objects.filter(
         workflow_name__in=[spec["workflow_name"] for spec in DEFAULT_WORKFLOW_FILTERS]

@@ -4,5 +4,5 @@
 - `render.report_html_render(content)` / `render.report_pdf_render(content)` render it.
 - `charts` draws inline SVG; `formatting` holds helpers shared with the page's JavaScript.
 
-Writing the artifacts to S3 (and recording their keys) is `packages_app.artifacts`' job.
+Writing the artifacts to S3 (and recording their keys) is `packages_app.report.artifacts`' job.
 """

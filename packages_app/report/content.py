@@ -18,13 +18,7 @@ from django.utils import timezone
 
 from catalog_app.services import base_library_id
 from datasharing import s3
-from packages_app.models import (
-    DataType,
-    Package,
-    PackageAnalysis,
-    PackageFile,
-    PackageLibrary,
-)
+from packages_app.models import DataType, Package, PackageAnalysis, PackageFile, PackageLibrary
 from packages_app.report.formatting import snake_to_camel, utc_text
 
 # Archive state of a file, as the report shows it.

@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import sharing_app.presign_models
+import sharing_app.presign.models
 from django.conf import settings
 from django.db import migrations, models
 
@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='Presign',
             fields=[
-                ('id', models.CharField(default=sharing_app.presign_models.new_presign_id, editable=False, max_length=40, primary_key=True, serialize=False)),
+                ('id', models.CharField(default=sharing_app.presign.models.new_presign_id, editable=False, max_length=40, primary_key=True, serialize=False)),
                 ('package_name', models.CharField(max_length=255)),
                 ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
                 ('file_url_expiry_seconds', models.PositiveIntegerField()),

@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import sharing_app.models
+import sharing_app.push.models
 from django.conf import settings
 from django.db import migrations, models
 
@@ -34,7 +34,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='PushJob',
             fields=[
-                ('id', models.CharField(default=sharing_app.models.new_push_job_id, editable=False, max_length=40, primary_key=True, serialize=False)),
+                ('id', models.CharField(default=sharing_app.push.models.new_push_job_id, editable=False, max_length=40, primary_key=True, serialize=False)),
                 ('package_name', models.CharField(max_length=255)),
                 ('share_destination', models.CharField(help_text="Normalised, ends with '/'.", max_length=1100)),
                 ('destination_type', models.CharField(choices=[('s3', 'S3'), ('icav2', 'Icav2')], max_length=8)),

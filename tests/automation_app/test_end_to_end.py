@@ -10,19 +10,14 @@ from typing import Any
 
 from django.core.management import call_command
 
-from automation_app.models import (
-    AutoShare,
-    AutoShareRule,
-    AutoShareStatus,
-    EventStatus,
-    ReceivedEvent,
-)
+from automation_app.events.models import EventStatus, ReceivedEvent
+from automation_app.models import AutoShare, AutoShareRule, AutoShareStatus
 from catalog_app.models import Fastq
 from datasharing import s3
 from packages_app.models import Package
-from sharing_app.models import PushJob, PushStatus
+from sharing_app.push.models import PushJob, PushStatus
 from tests.automation_app.conftest import Queue, eventbridge
-from tests.automation_app.test_events import NEW_RUN, upload_fastqs
+from tests.automation_app.events.test_events import NEW_RUN, upload_fastqs
 from tests.conftest import wait_for
 
 

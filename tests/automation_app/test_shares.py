@@ -18,7 +18,7 @@ from datasharing import s3
 from packages_app.lifecycle import package_fail
 from packages_app.models import Package, PackageStatus
 from packages_app.package_request import package_name_validate
-from sharing_app.models import PushJob, PushStatus
+from sharing_app.push.models import PushJob, PushStatus
 from tests.automation_app.conftest import RUN_2
 
 

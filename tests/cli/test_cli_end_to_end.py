@@ -19,7 +19,7 @@ from packages_app.models import Package, PackageStatus
 from tests.cli.conftest import run_cli
 from tests.cli.test_cli_live import RUN_ID, Cli, assert_token_hidden, write_manifests
 from tests.conftest import WorkerProcess
-from tests.sharing_app.presign_helpers import shared_bucket
+from tests.sharing_app.presign.helpers import shared_bucket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -23,7 +23,7 @@ from catalog_app import demo
 from packages_app.models import Package, PackageStatus
 from tests.cli.conftest import CLI, run_cli
 from tests.conftest import wait_for
-from tests.sharing_app.presign_helpers import CONTENTS, fetch, make_download_package, run_script
+from tests.sharing_app.presign.helpers import CONTENTS, fetch, make_download_package, run_script
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

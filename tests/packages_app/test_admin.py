@@ -8,14 +8,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from packages_app.models import (
-    DataType,
-    Package,
-    PackageFile,
-    PackageStatus,
-    WorkflowFileFilter,
-    WorkflowFileFilterRule,
-)
+from packages_app.models import DataType, Package, PackageFile, PackageStatus
+from packages_app.workflow_filters.models import WorkflowFileFilter, WorkflowFileFilterRule
 
 pytestmark = pytest.mark.django_db
 

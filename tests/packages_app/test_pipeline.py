@@ -239,7 +239,7 @@ def test_abort_while_running_stops_before_freezing(
 def test_abort_during_artifacts_keeps_aborted(
     demo_catalog: Path, build_now: Callable[..., Package], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from packages_app import artifacts
+    from packages_app.report import artifacts
 
     def abort_then_write(*, package: Package) -> None:
         services.package_abort(package=package, user=None)

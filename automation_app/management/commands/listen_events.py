@@ -17,8 +17,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections, connection
 
-from automation_app import sqs
-from automation_app.events import event_process
+from automation_app.events import sqs
+from automation_app.events.services import event_process
 from datasharing.logs import job_context
 
 logger = logging.getLogger("automation_app.listener")

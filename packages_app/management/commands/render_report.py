@@ -7,14 +7,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from datasharing import s3
 from datasharing.commands import domain_errors_as_command_errors
-from packages_app.artifacts import (
+from packages_app.models import PackageStatus
+from packages_app.report.artifacts import (
     REPORT_FORMATS,
     ReportFormat,
     package_artifacts_write,
     package_report_write,
     report_file_name,
 )
-from packages_app.models import PackageStatus
 from packages_app.selectors import package_get
 
 _STILL_CHANGING = {PackageStatus.PENDING, PackageStatus.RUNNING, PackageStatus.UNARCHIVING}
