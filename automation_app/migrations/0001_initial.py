@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('catalog_app', '0001_initial'),
         ('packages_app', '0003_default_workflow_filters'),
-        ('sharing_app', '0002_merge_presign_push'),
+        ('sharing_app', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
