@@ -65,9 +65,7 @@ def libraries() -> None:
 def test_workflow_import_links_libraries_and_uses_output_template(
     libraries: None, settings
 ) -> None:  # type: ignore[no-untyped-def]
-    result = import_workflows(
-        text="\n".join([WF_HEADER, wf_row(), wf_row(library_id="L2401545")])
-    )
+    result = import_workflows(text="\n".join([WF_HEADER, wf_row(), wf_row(library_id="L2401545")]))
     assert result.as_dict() == {"created": 2, "updated": 0, "unchanged": 0}
     run = WorkflowRun.objects.get()
     assert run.status == "SUCCEEDED"
@@ -93,9 +91,7 @@ def test_workflow_reimport_is_unchanged_and_status_change_is_update(libraries: N
 
 def test_workflow_bad_portal_run_id_names_line_and_column(libraries: None) -> None:
     with pytest.raises(DomainError) as excinfo:
-        import_workflows(
-            text="\n".join([WF_HEADER, wf_row(), wf_row(portal_run_id="2024-11-14")])
-        )
+        import_workflows(text="\n".join([WF_HEADER, wf_row(), wf_row(portal_run_id="2024-11-14")]))
     assert excinfo.value.details == {
         "line": 3,
         "column": "portal_run_id",
