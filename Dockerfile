@@ -17,8 +17,10 @@ RUN pip install --no-cache-dir "uv==0.13.9"
 
 WORKDIR /app
 COPY pyproject.toml uv.lock ./
-# The data-sharing-tool CLI is a workspace member: uv installs it with the dependencies.
+# The data-sharing-tool CLI and the formats package are workspace members: uv installs them with
+# the dependencies.
 COPY cli ./cli
+COPY formats ./formats
 RUN uv sync --frozen --no-dev --no-install-project
 
 COPY . .

@@ -9,7 +9,7 @@ UV_VERSION := 0.13.9
 .PHONY: run test lint typecheck schema-check migrations-check pytest install bench clean system-deps
 
 # Create .venv with the locked dependencies (uv is bootstrapped inside it).
-$(VENV)/.synced: pyproject.toml uv.lock cli/pyproject.toml
+$(VENV)/.synced: pyproject.toml uv.lock cli/pyproject.toml formats/pyproject.toml
 	@test -x $(UV) || ($(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install -q "uv==$(UV_VERSION)")
 	UV_PYTHON=$(PY) $(UV) sync --frozen --inexact --quiet
 	@touch $@
@@ -26,6 +26,7 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/mypy --config-file cli/pyproject.toml cli/src
+	$(VENV)/bin/mypy --config-file formats/pyproject.toml formats/src
 
 migrations-check: install
 	$(PY) manage.py makemigrations --check --dry-run

@@ -13,12 +13,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from data_sharing_formats.identifiers import IDENTIFIER_RE, WORKFLOW_NAME_RE
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
 from automation_app.models import AutoShareRule
-from catalog_app.services import IDENTIFIER_RE, WORKFLOW_NAME_RE
 from datasharing.errors import DomainError
 from datasharing.names import camel, fields_by_snake_name, snake
 from packages_app.models import DataType

@@ -9,7 +9,7 @@ from bench import harness
 
 
 def lims_text(rows: int) -> str:
-    from catalog_app.services import LIMS_COLUMNS
+    from data_sharing_formats.columns import LIMS_COLUMNS
 
     lines = [",".join(LIMS_COLUMNS)]
     runs = [f"2410{d:02d}_A00130_{d:04d}_BHW7MVDSXC" for d in range(1, 29)]
@@ -49,8 +49,8 @@ def main() -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    from catalog_app.importers.lims import catalog_import_lims, lims_records_from_csv
     from catalog_app.models import Library
-    from catalog_app.services import catalog_import_lims
 
     lines = []
     for rows in (1_000, 5_000):
@@ -58,11 +58,11 @@ def main() -> None:
         Library.objects.all().delete()
         with CaptureQueriesContext(connection) as first_queries:
             first_time, first = harness.timed(
-                lambda text=text: catalog_import_lims(text=text), repeat=1
+                lambda text=text: catalog_import_lims(records=lims_records_from_csv(text)), repeat=1
             )
         with CaptureQueriesContext(connection) as again_queries:
             again_time, again = harness.timed(
-                lambda text=text: catalog_import_lims(text=text), repeat=1
+                lambda text=text: catalog_import_lims(records=lims_records_from_csv(text)), repeat=1
             )
         lines.append(
             f"- {rows:,} rows: first import {first_time:.2f} s, {len(first_queries.captured_queries)} queries "

@@ -11,7 +11,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalog_app import selectors, services
+from catalog_app import selectors
+from catalog_app.importers.fastq_list import catalog_import_fastq_list, fastq_list_records_from_csv
+from catalog_app.importers.lims import catalog_import_lims, lims_records_from_csv
+from catalog_app.importers.storage import catalog_sync_storage
+from catalog_app.importers.workflows import catalog_import_workflows, workflow_records_from_csv
 from catalog_app.models import Library, SequencingRun, WorkflowRun
 from datasharing.csvfile import decode_upload
 from datasharing.parsers import RequestTooLarge
@@ -210,7 +214,8 @@ class LimsImportApi(_ImportApi):
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = services.catalog_import_lims(text=_read_upload(serializer.validated_data["file"]))
+        records = lims_records_from_csv(_read_upload(serializer.validated_data["file"]))
+        result = catalog_import_lims(records=records)
         return Response(result.as_dict(), status=status.HTTP_200_OK)
 
 
@@ -223,9 +228,8 @@ class WorkflowImportApi(_ImportApi):
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = services.catalog_import_workflows(
-            text=_read_upload(serializer.validated_data["file"])
-        )
+        records = workflow_records_from_csv(_read_upload(serializer.validated_data["file"]))
+        result = catalog_import_workflows(records=records)
         return Response(result.as_dict())
 
 
@@ -246,10 +250,9 @@ class FastqListImportApi(_ImportApi):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        result = services.catalog_import_fastq_list(
-            text=_read_upload(data["file"]),
-            instrument_run_id=data["instrumentRunId"],
-            base_uri=data["baseUri"],
+        records = fastq_list_records_from_csv(_read_upload(data["file"]), base_uri=data["baseUri"])
+        result = catalog_import_fastq_list(
+            records=records, instrument_run_id=data["instrumentRunId"], base_uri=data["baseUri"]
         )
         return Response(result.as_dict())
 
@@ -271,5 +274,5 @@ class SyncStorageApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = services.catalog_sync_storage(uri=serializer.validated_data.get("uri") or None)
+        result = catalog_sync_storage(uri=serializer.validated_data.get("uri") or None)
         return Response(result.as_dict())

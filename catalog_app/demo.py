@@ -18,9 +18,25 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from data_sharing_formats.columns import (
+    LIMS_COLUMNS,
+    LIMS_OPTIONAL_COLUMNS,
+    WORKFLOW_COLUMNS,
+)
 from django.conf import settings
 
-from catalog_app import services
+from catalog_app.importers.fastq_list import (
+    FASTQ_LIST_COLUMNS,
+    catalog_import_fastq_list,
+    fastq_list_records_from_csv,
+)
+from catalog_app.importers.lims import catalog_import_lims, lims_records_from_csv
+from catalog_app.importers.storage import catalog_sync_prefix
+from catalog_app.importers.workflows import (
+    catalog_import_workflows,
+    workflow_output_uri,
+    workflow_records_from_csv,
+)
 from datasharing import s3
 
 logger = logging.getLogger(__name__)
@@ -295,124 +311,138 @@ def workflow_runs() -> list[DemoWorkflowRun]:
     for lib in LIBRARIES:
         by_subject.setdefault(lib.subject_index, []).append(lib)
     for index, libs in sorted(by_subject.items()):
-        subject = subject_id(index)
-        tumor = next(lib for lib in libs if lib.phenotype == "tumor" and lib.type == "WGS")
-        normal = next(lib for lib in libs if lib.phenotype == "normal")
-        pair = [tumor.library_id, normal.library_id]
-        date = RUNS[tumor.run_id]
-        day = date[:8] + f"{int(date[8:]) + 2:02d}"
-        if index == 0:
-            # An older successful run, then a newer FAILED one: "latest successful" is the first.
-            runs.append(
-                DemoWorkflowRun(
-                    portal_run_id(day, subject + "tn-old"),
-                    "tumor-normal",
-                    "4.2.4",
-                    "SUCCEEDED",
-                    f"{day}T02:00:00Z",
-                    f"{day}T09:00:00Z",
-                    pair,
-                    _tumor_normal_files(subject, *pair),
-                )
-            )
-            later = day[:8] + f"{int(day[8:]) + 3:02d}"
-            runs.append(
-                DemoWorkflowRun(
-                    portal_run_id(later, subject + "tn-failed"),
-                    "tumor-normal",
-                    "4.3.6",
-                    "FAILED",
-                    f"{later}T02:00:00Z",
-                    f"{later}T03:00:00Z",
-                    pair,
-                    {"logs/pipeline.log": b"error: out of memory\n"},
-                )
-            )
-        else:
-            runs.append(
-                DemoWorkflowRun(
-                    portal_run_id(day, subject + "tn"),
-                    "tumor-normal",
-                    "4.3.6",
-                    "SUCCEEDED",
-                    f"{day}T02:00:00Z",
-                    f"{day}T09:00:00Z",
-                    pair,
-                    _tumor_normal_files(subject, *pair),
-                )
-            )
+        runs.extend(_subject_workflow_runs(index, libs))
+    return runs
+
+
+def _subject_workflow_runs(index: int, libs: list[DemoLibrary]) -> list[DemoWorkflowRun]:
+    """A subject's tumor-normal, umccrise (and for two subjects oncoanalyser) runs two days after
+    sequencing, then the runs of its WTS and ctDNA libraries."""
+    subject = subject_id(index)
+    tumor = next(lib for lib in libs if lib.phenotype == "tumor" and lib.type == "WGS")
+    normal = next(lib for lib in libs if lib.phenotype == "normal")
+    pair = [tumor.library_id, normal.library_id]
+    date = RUNS[tumor.run_id]
+    day = date[:8] + f"{int(date[8:]) + 2:02d}"
+    runs = _tumor_normal_runs(subject, pair, day, with_failed_rerun=index == 0)
+    runs.append(
+        DemoWorkflowRun(
+            portal_run_id(day, subject + "umccrise"),
+            "umccrise",
+            "2.3.1",
+            "SUCCEEDED",
+            f"{day}T10:00:00Z",
+            f"{day}T14:00:00Z",
+            pair,
+            _umccrise_files(subject, *pair),
+        )
+    )
+    if index in (0, 5):
         runs.append(
             DemoWorkflowRun(
-                portal_run_id(day, subject + "umccrise"),
-                "umccrise",
-                "2.3.1",
+                portal_run_id(day, subject + "onco"),
+                "oncoanalyser-wgts-dna",
+                "1.0.0",
                 "SUCCEEDED",
                 f"{day}T10:00:00Z",
-                f"{day}T14:00:00Z",
+                f"{day}T16:00:00Z",
                 pair,
-                _umccrise_files(subject, *pair),
+                _oncoanalyser_files(subject, tumor.library_id),
             )
         )
-        if index in (0, 5):
-            runs.append(
-                DemoWorkflowRun(
-                    portal_run_id(day, subject + "onco"),
-                    "oncoanalyser-wgts-dna",
-                    "1.0.0",
-                    "SUCCEEDED",
-                    f"{day}T10:00:00Z",
-                    f"{day}T16:00:00Z",
-                    pair,
-                    _oncoanalyser_files(subject, tumor.library_id),
-                )
-            )
-        for lib in libs:
-            if lib.type == "WTS":
-                runs.append(
-                    DemoWorkflowRun(
-                        portal_run_id(day, lib.library_id + "wts"),
-                        "wts",
-                        "4.2.4",
-                        "SUCCEEDED",
-                        f"{day}T03:00:00Z",
-                        f"{day}T05:00:00Z",
-                        [lib.library_id],
-                        _wts_files(lib.library_id),
-                    )
-                )
-                runs.append(
-                    DemoWorkflowRun(
-                        portal_run_id(day, lib.library_id + "rnasum"),
-                        "rnasum",
-                        "1.1.5",
-                        "SUCCEEDED",
-                        f"{day}T15:00:00Z",
-                        f"{day}T16:00:00Z",
-                        [lib.library_id, tumor.library_id],
-                        _rnasum_files(lib.library_id),
-                    )
-                )
-            if lib.type == "ctDNA":
-                ct_day = RUNS[lib.run_id][:8] + f"{int(RUNS[lib.run_id][8:]) + 1:02d}"
-                runs.append(
-                    DemoWorkflowRun(
-                        portal_run_id(ct_day, lib.library_id + "cttso"),
-                        "cttsov2",
-                        "2.6.0",
-                        "SUCCEEDED",
-                        f"{ct_day}T03:00:00Z",
-                        f"{ct_day}T06:00:00Z",
-                        [lib.library_id],
-                        _cttso_files(lib.library_id),
-                    )
-                )
+    for lib in libs:
+        if lib.type == "WTS":
+            runs.extend(_wts_runs(lib, tumor, day))
+        if lib.type == "ctDNA":
+            runs.append(_cttso_run(lib))
     return runs
+
+
+def _tumor_normal_runs(
+    subject: str, pair: list[str], day: str, *, with_failed_rerun: bool
+) -> list[DemoWorkflowRun]:
+    if not with_failed_rerun:
+        return [
+            DemoWorkflowRun(
+                portal_run_id(day, subject + "tn"),
+                "tumor-normal",
+                "4.3.6",
+                "SUCCEEDED",
+                f"{day}T02:00:00Z",
+                f"{day}T09:00:00Z",
+                pair,
+                _tumor_normal_files(subject, *pair),
+            )
+        ]
+    # An older successful run, then a newer FAILED one: "latest successful" is the first.
+    later = day[:8] + f"{int(day[8:]) + 3:02d}"
+    return [
+        DemoWorkflowRun(
+            portal_run_id(day, subject + "tn-old"),
+            "tumor-normal",
+            "4.2.4",
+            "SUCCEEDED",
+            f"{day}T02:00:00Z",
+            f"{day}T09:00:00Z",
+            pair,
+            _tumor_normal_files(subject, *pair),
+        ),
+        DemoWorkflowRun(
+            portal_run_id(later, subject + "tn-failed"),
+            "tumor-normal",
+            "4.3.6",
+            "FAILED",
+            f"{later}T02:00:00Z",
+            f"{later}T03:00:00Z",
+            pair,
+            {"logs/pipeline.log": b"error: out of memory\n"},
+        ),
+    ]
+
+
+def _wts_runs(lib: DemoLibrary, tumor: DemoLibrary, day: str) -> list[DemoWorkflowRun]:
+    return [
+        DemoWorkflowRun(
+            portal_run_id(day, lib.library_id + "wts"),
+            "wts",
+            "4.2.4",
+            "SUCCEEDED",
+            f"{day}T03:00:00Z",
+            f"{day}T05:00:00Z",
+            [lib.library_id],
+            _wts_files(lib.library_id),
+        ),
+        DemoWorkflowRun(
+            portal_run_id(day, lib.library_id + "rnasum"),
+            "rnasum",
+            "1.1.5",
+            "SUCCEEDED",
+            f"{day}T15:00:00Z",
+            f"{day}T16:00:00Z",
+            [lib.library_id, tumor.library_id],
+            _rnasum_files(lib.library_id),
+        ),
+    ]
+
+
+def _cttso_run(lib: DemoLibrary) -> DemoWorkflowRun:
+    ct_day = RUNS[lib.run_id][:8] + f"{int(RUNS[lib.run_id][8:]) + 1:02d}"
+    return DemoWorkflowRun(
+        portal_run_id(ct_day, lib.library_id + "cttso"),
+        "cttsov2",
+        "2.6.0",
+        "SUCCEEDED",
+        f"{ct_day}T03:00:00Z",
+        f"{ct_day}T06:00:00Z",
+        [lib.library_id],
+        _cttso_files(lib.library_id),
+    )
 
 
 def lims_csv() -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*services.LIMS_COLUMNS, "individual_id", "coverage"])
+    writer.writerow([*LIMS_COLUMNS, *LIMS_OPTIONAL_COLUMNS])
     rows = [(lib, lib.library_id, lib.run_id) for lib in LIBRARIES]
     first = LIBRARIES[0]
     rows.append((first, f"{first.library_id}_topup", ORA_RUN))
@@ -450,7 +480,7 @@ def lims_csv() -> str:
 def workflows_csv(runs: list[DemoWorkflowRun]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(services.WORKFLOW_COLUMNS)
+    writer.writerow(WORKFLOW_COLUMNS)
     for run in runs:
         for library_id in run.library_ids:
             writer.writerow(
@@ -501,7 +531,7 @@ def _fastq_files() -> dict[str, list[tuple[str, str, str, int, str, str, bytes, 
 def fastq_list_csv(rows: list[tuple[str, str, str, int, str, str, bytes, bytes]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(services.FASTQ_LIST_COLUMNS)
+    writer.writerow(FASTQ_LIST_COLUMNS)
     for rgid, rgsm, rglb, lane, read1, read2, _, _ in rows:
         writer.writerow([rgid, rgsm, rglb, lane, read1, read2])
     return out.getvalue()
@@ -561,9 +591,7 @@ def seed_demo_storage(*, progress: Callable[[str], None] = lambda _msg: None) ->
     progress("writing workflow outputs")
     for run in workflow_runs():
         output = s3.parse_s3_uri(
-            services.workflow_output_uri(
-                workflow_name=run.workflow_name, portal_run_id=run.portal_run_id
-            )
+            workflow_output_uri(workflow_name=run.workflow_name, portal_run_id=run.portal_run_id)
         )
         for relative, body in run.files.items():
             uploaded += _put_if_changed(output.bucket, output.child(relative).key, body)
@@ -581,15 +609,21 @@ def seed_demo_catalog(
     (demo_dir / "lims.csv").write_text(lims)
     (demo_dir / "workflows.csv").write_text(workflows)
     results: dict[str, object] = {}
-    results["lims"] = services.catalog_import_lims(text=lims).as_dict()
-    results["workflows"] = services.catalog_import_workflows(text=workflows).as_dict()
+    # The manifests go through the readers users' files go through.
+    results["lims"] = catalog_import_lims(records=lims_records_from_csv(lims)).as_dict()
+    results["workflows"] = catalog_import_workflows(
+        records=workflow_records_from_csv(workflows)
+    ).as_dict()
     for run_id, rows in _fastq_files().items():
         listing = fastq_list_csv(rows)
         (demo_dir / f"fastq_list.{run_id}.csv").write_text(listing)
-        results[f"fastqList {run_id}"] = services.catalog_import_fastq_list(
-            text=listing, instrument_run_id=run_id, base_uri=primary_base_uri(run_id)
+        base_uri = primary_base_uri(run_id)
+        results[f"fastqList {run_id}"] = catalog_import_fastq_list(
+            records=fastq_list_records_from_csv(listing, base_uri=base_uri),
+            instrument_run_id=run_id,
+            base_uri=base_uri,
         ).as_dict()
-    results["storage"] = services.catalog_sync_prefix(
+    results["storage"] = catalog_sync_prefix(
         uri=f"s3://{settings.WORKFLOW_OUTPUT_BUCKET}/analysis/"
     ).as_dict()
     _write_manifests(demo_dir)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -30,15 +30,24 @@ class CsvRowError(DomainError):
 
 
 @dataclass
-class CsvRow:
-    line: int
-    values: dict[str, str]
+class RecordValues:
+    """One record's text values by field name (a file's row, or the fields of an event) and the
+    checks importers apply to them. `error` says where a bad value is: this base names the field;
+    a file row names its line and column (`CsvRow`), an event the field's path in the event."""
+
+    values: Mapping[str, str]
+    line: int | None = None  # in the file the record came from, if any
+
+    def __post_init__(self) -> None:
+        for column, value in self.values.items():
+            if len(value) > MAX_FIELD_CHARS or any(ord(ch) < 32 and ch not in "\t" for ch in value):
+                raise self.error(column, "value is too long or contains control characters")
 
     def get(self, column: str) -> str:
         return (self.values.get(column) or "").strip()
 
-    def error(self, column: str | None, message: str) -> CsvRowError:
-        return CsvRowError(message, line=self.line, column=column)
+    def error(self, column: str | None, message: str) -> DomainError:
+        return DomainError(f"{column}: {message}" if column else message)
 
     def required(self, column: str) -> str:
         value = self.get(column)
@@ -47,7 +56,7 @@ class CsvRow:
         return value
 
     def parsed(self, column: str, parse: Callable[[str], T], *, what: str) -> T | None:
-        """Parse a column's value (None when empty); a bad value names line and column."""
+        """Parse a column's value (None when empty); a bad value names where it is."""
         raw = self.get(column)
         if not raw:
             return None
@@ -55,6 +64,14 @@ class CsvRow:
             return parse(raw)
         except (ValueError, TypeError, OverflowError):
             raise self.error(column, f"{raw!r} is not a valid {what}") from None
+
+
+@dataclass
+class CsvRow(RecordValues):
+    line: int = 0
+
+    def error(self, column: str | None, message: str) -> CsvRowError:
+        return CsvRowError(message, line=self.line, column=column)
 
 
 def decode_upload(content: bytes, *, name: str = "file") -> str:
@@ -117,14 +134,8 @@ def read_csv(
             raise CsvRowError(
                 f"expected {len(columns)} fields, found {len(record)}", line=line, column=None
             )
-        values: dict[str, Any] = {}
-        for column, value in zip(columns, record, strict=True):
-            if len(value) > MAX_FIELD_CHARS or any(ord(ch) < 32 and ch not in "\t" for ch in value):
-                raise CsvRowError(
-                    "value is too long or contains control characters", line=line, column=column
-                )
-            values[column] = value
+        values: dict[str, Any] = dict(zip(columns, record, strict=True))
         rows += 1
-        yield CsvRow(line=line, values=values)
+        yield CsvRow(line=line, values=values)  # checks every value
     if rows == 0:
         raise DomainError(f"{name} has a header but no rows.", details={"line": 2, "column": None})

@@ -14,20 +14,20 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from django.conf import settings
-
-from catalog_app.services import (
+from data_sharing_formats.identifiers import (
     IDENTIFIER_RE,
     INSTRUMENT_RUN_ID_RE,
+    PACKAGE_NAME_MAX_LENGTH,
+    PACKAGE_NAME_RE,
     PORTAL_RUN_ID_RE,
     WORKFLOW_NAME_RE,
 )
+from django.conf import settings
+
 from datasharing.errors import DomainError
 from datasharing.names import camel, fields_by_snake_name
 from packages_app.models import DataType
 
-PACKAGE_NAME_RE = re.compile(r"^[A-Za-z][\w.+-]+$", re.ASCII)
-PACKAGE_NAME_MAX_LENGTH = 255
 # A path prefix is one folder name (or "/" for none): no "/", "..", spaces or control characters.
 PATH_PREFIX_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99}$", re.ASCII)
 NO_PREFIX = "/"

@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from data_sharing_formats.identifiers import base_library_id
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
+from catalog_app.importers.storage import catalog_sync_prefixes, prefix_query_chunk
 from catalog_app.models import (
     Fastq,
     Individual,
@@ -34,7 +36,6 @@ from catalog_app.models import (
     Subject,
     WorkflowRun,
 )
-from catalog_app.services import base_library_id, catalog_sync_prefixes, prefix_query_chunk
 from datasharing import s3
 from datasharing.errors import DomainError
 from packages_app.models import DataType

@@ -17,8 +17,6 @@ Formats are documented with full examples in docs/automation.md.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import os
@@ -27,22 +25,28 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
 
+from data_sharing_formats.identifiers import INSTRUMENT_RUN_ID_RE
 from django.db import IntegrityError, transaction
 
 from automation_app.events.models import EventStatus, ReceivedEvent
 from automation_app.models import Trigger
 from automation_app.shares import auto_share_evaluate_run
-from catalog_app.models import SequencingRun, WorkflowRun
-from catalog_app.services import (
+from catalog_app.importers.fastq_list import (
     FASTQ_LIST_COLUMNS,
-    INSTRUMENT_RUN_ID_RE,
-    WORKFLOW_COLUMNS,
+    FastqRecord,
     catalog_import_fastq_list,
-    catalog_import_workflows,
-    catalog_object_refresh,
+    fastq_list_base,
+    fastq_record,
 )
+from catalog_app.importers.storage import catalog_object_refresh
+from catalog_app.importers.workflows import (
+    WorkflowRecord,
+    catalog_import_workflows,
+    workflow_record,
+)
+from catalog_app.models import SequencingRun, WorkflowRun
 from datasharing import s3
-from datasharing.csvfile import CsvRowError
+from datasharing.csvfile import RecordValues
 from datasharing.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -235,12 +239,17 @@ def _evaluate(run_id: str) -> dict[str, Any]:
     return auto_share_evaluate_run(run=run, trigger=Trigger.EVENT).as_dict()
 
 
-def _csv(header: list[str] | tuple[str, ...], rows: list[list[str]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return out.getvalue()
+@dataclass
+class EventValues(RecordValues):
+    """One record's values taken from an event: a bad value is named by its path in the event
+    (`detail.rows[1].lane`), not by a file line and column."""
+
+    paths: dict[str, str] = field(default_factory=dict)  # column -> path below `detail`
+    record_path: str = ""  # the record's own path, for problems not of one field
+
+    def error(self, column: str | None, message: str) -> DomainError:
+        path = self.paths.get(column or "", column or "") or self.record_path
+        return DomainError(f"detail.{path}: {message}" if path else f"detail: {message}")
 
 
 # --- Handlers ------------------------------------------------------------------------------------
@@ -250,7 +259,8 @@ def _read_sets_added(envelope: Envelope) -> dict[str, Any]:
     return _evaluate(_instrument_run_id(envelope.detail))
 
 
-def _fastq_row(index: int, row: Any) -> list[str]:
+def _fastq_row_values(index: int, row: Any) -> EventValues:
+    """A `detail.rows[index]` entry as fastq list values (column names or their camelCase)."""
     if not isinstance(row, dict):
         raise DomainError(f"detail.rows[{index}] must be an object.")
     values: dict[str, str] = {}
@@ -264,14 +274,18 @@ def _fastq_row(index: int, row: Any) -> list[str]:
         if value is not None and (not isinstance(value, str | int) or isinstance(value, bool)):
             raise DomainError(f"detail.rows[{index}].{FASTQ_ROW_KEYS[column]} must be a string.")
         values[column] = "" if value is None else str(value)
-    return [values.get(column, "") for column in FASTQ_LIST_COLUMNS]
+    return EventValues(
+        values=values,
+        paths={column: f"rows[{index}].{FASTQ_ROW_KEYS[column]}" for column in FASTQ_LIST_COLUMNS},
+        record_path=f"rows[{index}]",
+    )
 
 
-def _base_uri(detail: dict[str, Any], rows: list[list[str]]) -> str:
+def _base_uri(detail: dict[str, Any], rows: list[EventValues]) -> str:
     base = _optional_str(detail, "baseUri")
     if base:
         return base
-    files = [f for row in rows for f in row[4:6] if f]
+    files = [f for row in rows for f in (row.get("Read1File"), row.get("Read2File")) if f]
     if not files or not all(f.startswith("s3://") for f in files):
         raise DomainError(
             "detail.baseUri is required when rows give file paths relative to it "
@@ -290,16 +304,13 @@ def _fastq_list_rows_added(envelope: Envelope) -> dict[str, Any]:
     raw_rows = detail.get("rows")
     if not isinstance(raw_rows, list) or not raw_rows:
         raise DomainError("detail.rows is required: a non-empty list of fastq list rows.")
-    rows = [_fastq_row(index, row) for index, row in enumerate(raw_rows)]
+    rows = [_fastq_row_values(index, row) for index, row in enumerate(raw_rows)]
     base_uri = _base_uri(detail, rows)
-    try:
-        imported = catalog_import_fastq_list(
-            text=_csv(FASTQ_LIST_COLUMNS, rows), instrument_run_id=run_id, base_uri=base_uri
-        )
-    except CsvRowError as exc:
-        name = FASTQ_ROW_KEYS.get(exc.column or "", exc.column or "")
-        reason = (exc.details or {}).get("reason", exc.message)
-        raise DomainError(f"detail.rows[{exc.line - 2}].{name}: {reason}") from None
+    base = fastq_list_base(base_uri)
+    records: list[FastqRecord] = [fastq_record(row, base=base) for row in rows]
+    imported = catalog_import_fastq_list(
+        records=records, instrument_run_id=run_id, base_uri=base_uri
+    )
     return {"catalog": imported.as_dict(), **_evaluate(run_id)}
 
 
@@ -322,6 +333,22 @@ def _workflow_run_state_change(envelope: Envelope) -> dict[str, Any]:
     """Upsert the workflow run. Fields the event leaves out keep their catalogued values (a state
     change to SUCCEEDED need not repeat the start time)."""
     detail = envelope.detail
+    values = _workflow_values(detail)
+    records: list[WorkflowRecord] = [
+        workflow_record(
+            EventValues(
+                values={**values, "library_id": library_id},
+                paths={**WORKFLOW_FIELDS, "library_id": f"libraries[{index}]"},
+            )
+        )
+        for index, library_id in enumerate(_library_ids(detail))
+    ]
+    imported = catalog_import_workflows(records=records, create_unknown_libraries=True)
+    return {"portalRunId": values["portal_run_id"], "catalog": imported.as_dict()}
+
+
+def _workflow_values(detail: dict[str, Any]) -> dict[str, str]:
+    """The run's values by workflow mart column: the event's, else the catalogued ones."""
     portal_run_id = _required_str(detail, "portalRunId")
     current = WorkflowRun.objects.filter(portal_run_id=portal_run_id).first()
     known: dict[str, str] = {}
@@ -341,8 +368,6 @@ def _workflow_run_state_change(envelope: Envelope) -> dict[str, Any]:
         "portal_run_id": portal_run_id,
         "workflow_name": _optional_str(detail, "workflowName") or known.get("workflow_name", ""),
         "workflow_status": _required_str(detail, "status"),
-        "partition_schema_name": "",
-        "partition_name": "",
     }
     for column in (
         "workflow_version",
@@ -355,18 +380,7 @@ def _workflow_run_state_change(envelope: Envelope) -> dict[str, Any]:
         values[column] = _optional_str(detail, WORKFLOW_FIELDS[column]) or known.get(column, "")
     if not values["workflow_name"]:
         raise DomainError("detail.workflowName is required for a workflow run not yet catalogued.")
-    header = [*WORKFLOW_COLUMNS, "output_uri"]
-    rows = [
-        [library_id if column == "library_id" else values[column] for column in header]
-        for library_id in _library_ids(detail)
-    ]
-    try:
-        imported = catalog_import_workflows(text=_csv(header, rows), create_unknown_libraries=True)
-    except CsvRowError as exc:
-        name = WORKFLOW_FIELDS.get(exc.column or "", exc.column or "")
-        reason = (exc.details or {}).get("reason", exc.message)
-        raise DomainError(f"detail.{name}: {reason}") from None
-    return {"portalRunId": portal_run_id, "catalog": imported.as_dict()}
+    return values
 
 
 def _s3_object(record: Any, index: int) -> tuple[str, str, str]:

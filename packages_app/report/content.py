@@ -14,9 +14,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from data_sharing_formats.identifiers import base_library_id
 from django.utils import timezone
 
-from catalog_app.services import base_library_id
 from datasharing import s3
 from packages_app.models import DataType, Package, PackageAnalysis, PackageFile, PackageLibrary
 from packages_app.report.formatting import snake_to_camel, utc_text

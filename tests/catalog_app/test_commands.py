@@ -13,9 +13,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from catalog_app.models import Fastq, SequencingRun, StoredObject, WorkflowRun
-from catalog_app.services import catalog_import_lims
 from datasharing import s3
-from tests.catalog_app.test_import_lims import lims_file, lims_row
+from tests.catalog_app.test_import_lims import import_lims, lims_file, lims_row
 from tests.catalog_app.test_import_workflows_and_fastqs import WF_HEADER, _fastq_list, wf_row
 
 pytestmark = pytest.mark.django_db
@@ -26,9 +25,7 @@ NEW_RUN_ID = "241101_A01052_0221_AHVTC2DSXC"
 
 @pytest.fixture
 def libraries() -> None:
-    catalog_import_lims(
-        text=lims_file(lims_row(), lims_row(library_id="L2401545", phenotype="normal"))
-    )
+    import_lims(text=lims_file(lims_row(), lims_row(library_id="L2401545", phenotype="normal")))
 
 
 def run_command(name: str, *args: str) -> dict[str, int]:

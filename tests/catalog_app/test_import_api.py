@@ -9,10 +9,9 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from catalog_app.models import Fastq, Library, StoredObject, WorkflowRun
-from catalog_app.services import catalog_import_lims
 from datasharing import s3
 from tests.catalog_app.test_catalog_api import upload
-from tests.catalog_app.test_import_lims import lims_file, lims_row
+from tests.catalog_app.test_import_lims import import_lims, lims_file, lims_row
 from tests.catalog_app.test_import_workflows_and_fastqs import WF_HEADER, _fastq_list, wf_row
 
 pytestmark = pytest.mark.django_db
@@ -22,9 +21,7 @@ RUN_ID = "241024_A00130_0336_BHW7MVDSXC"
 
 @pytest.fixture
 def libraries() -> None:
-    catalog_import_lims(
-        text=lims_file(lims_row(), lims_row(library_id="L2401545", phenotype="normal"))
-    )
+    import_lims(text=lims_file(lims_row(), lims_row(library_id="L2401545", phenotype="normal")))
 
 
 @pytest.fixture

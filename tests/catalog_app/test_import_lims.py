@@ -4,13 +4,15 @@ import io
 from typing import Any
 
 import pytest
+from data_sharing_formats.columns import LIMS_COLUMNS
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from catalog_app.importers.base import ImportResult
+from catalog_app.importers.lims import catalog_import_lims, lims_records_from_csv
 from catalog_app.models import Library, LibraryRun, Project, SequencingRun, Subject
-from catalog_app.services import LIMS_COLUMNS, catalog_import_lims
 from datasharing.errors import DomainError
 
 HEADER = ",".join(LIMS_COLUMNS)
@@ -47,11 +49,16 @@ def lims_file(*rows: str) -> str:
     return "\n".join([HEADER, *rows]) + "\n"
 
 
+def import_lims(*, text: str) -> ImportResult:
+    """Read a LIMS file, then import its records: the two steps the API and the command take."""
+    return catalog_import_lims(records=lims_records_from_csv(text))
+
+
 pytestmark = pytest.mark.django_db
 
 
 def test_import_creates_library_with_subject_project_and_run() -> None:
-    result = catalog_import_lims(
+    result = import_lims(
         text=lims_file(lims_row(), lims_row(library_id="L2401545", phenotype="normal"))
     )
     assert result.as_dict() == {"created": 2, "updated": 0, "unchanged": 0}
@@ -64,16 +71,16 @@ def test_import_creates_library_with_subject_project_and_run() -> None:
 
 def test_reimporting_the_same_file_changes_nothing() -> None:
     text = lims_file(lims_row(), lims_row(library_id="L2401545"))
-    catalog_import_lims(text=text)
+    import_lims(text=text)
     before = list(Library.objects.order_by("pk").values())
-    result = catalog_import_lims(text=text)
+    result = import_lims(text=text)
     assert result.as_dict() == {"created": 0, "updated": 0, "unchanged": 2}
     assert list(Library.objects.order_by("pk").values()) == before
 
 
 def test_changed_values_count_as_updated() -> None:
-    catalog_import_lims(text=lims_file(lims_row()))
-    result = catalog_import_lims(text=lims_file(lims_row(quality="poor", project_id="PanCan")))
+    import_lims(text=lims_file(lims_row()))
+    result = import_lims(text=lims_file(lims_row(quality="poor", project_id="PanCan")))
     assert result.as_dict() == {"created": 0, "updated": 1, "unchanged": 0}
     library = Library.objects.get(library_id="L2401544")
     assert library.quality == "poor"
@@ -81,7 +88,7 @@ def test_changed_values_count_as_updated() -> None:
 
 
 def test_topup_rows_belong_to_the_base_library() -> None:
-    result = catalog_import_lims(
+    result = import_lims(
         text=lims_file(
             lims_row(),
             lims_row(
@@ -100,7 +107,7 @@ def test_topup_rows_belong_to_the_base_library() -> None:
 def test_bad_header_names_the_missing_column_and_imports_nothing() -> None:
     text = lims_file(lims_row()).replace("library_id", "libraryid", 1)
     with pytest.raises(DomainError) as excinfo:
-        catalog_import_lims(text=text)
+        import_lims(text=text)
     assert excinfo.value.details["line"] == 1
     assert "library_id" in excinfo.value.message
     assert Library.objects.count() == 0
@@ -110,7 +117,7 @@ def test_unknown_column_is_rejected() -> None:
     text = lims_file(lims_row()).replace("partition_name\n", "partition_name,surprise\n", 1)
     text = text.replace("mart\n", "mart,x\n")
     with pytest.raises(DomainError, match="unknown column"):
-        catalog_import_lims(text=text)
+        import_lims(text=text)
 
 
 def test_bad_row_fails_whole_import_with_line_and_column() -> None:
@@ -120,7 +127,7 @@ def test_bad_row_fails_whole_import_with_line_and_column() -> None:
         lims_row(library_id="L2401546", sequencing_run_date="24/10/2024"),
     )
     with pytest.raises(DomainError) as excinfo:
-        catalog_import_lims(text=text)
+        import_lims(text=text)
     assert excinfo.value.details == {
         "line": 4,
         "column": "sequencing_run_date",
@@ -136,19 +143,19 @@ def test_bad_row_fails_whole_import_with_line_and_column() -> None:
 
 def test_row_with_wrong_number_of_fields_is_rejected() -> None:
     with pytest.raises(DomainError, match="line 2: expected 20 fields, found 3"):
-        catalog_import_lims(text=lims_file("a,b,c"))
+        import_lims(text=lims_file("a,b,c"))
 
 
 @pytest.mark.parametrize("text", ["", "   \n", HEADER + "\n"])
 def test_empty_file_is_rejected(text: str) -> None:
     with pytest.raises(DomainError):
-        catalog_import_lims(text=text)
+        import_lims(text=text)
     assert Library.objects.count() == 0
 
 
 def test_library_id_with_path_characters_is_rejected() -> None:
     with pytest.raises(DomainError) as excinfo:
-        catalog_import_lims(text=lims_file(lims_row(library_id="../L1")))
+        import_lims(text=lims_file(lims_row(library_id="../L1")))
     assert excinfo.value.details["column"] == "library_id"
 
 
@@ -163,11 +170,11 @@ def test_import_query_count_does_not_grow_with_rows() -> None:
             ]
         )
 
-    catalog_import_lims(text=rows(1, 100))  # project, run and owner exist from here on
+    import_lims(text=rows(1, 100))  # project, run and owner exist from here on
     with CaptureQueriesContext(connection) as small:
-        catalog_import_lims(text=rows(50, 1000))
+        import_lims(text=rows(50, 1000))
     with CaptureQueriesContext(connection) as large:
-        catalog_import_lims(text=rows(500, 5000))
+        import_lims(text=rows(500, 5000))
     assert len(large.captured_queries) == len(small.captured_queries)
 
 

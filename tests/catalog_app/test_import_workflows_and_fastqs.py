@@ -3,23 +3,36 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from data_sharing_formats.columns import WORKFLOW_COLUMNS
 
-from catalog_app.models import Fastq, Library, StoredObject, WorkflowRun
-from catalog_app.services import (
+from catalog_app.importers.base import ImportResult
+from catalog_app.importers.fastq_list import (
     FASTQ_LIST_COLUMNS,
-    WORKFLOW_COLUMNS,
     catalog_import_fastq_list,
-    catalog_import_lims,
-    catalog_import_workflows,
-    catalog_sync_storage,
+    fastq_list_records_from_csv,
 )
+from catalog_app.importers.storage import catalog_sync_storage
+from catalog_app.importers.workflows import catalog_import_workflows, workflow_records_from_csv
+from catalog_app.models import Fastq, Library, StoredObject, WorkflowRun
 from datasharing import s3
 from datasharing.errors import DomainError
-from tests.catalog_app.test_import_lims import lims_file, lims_row
+from tests.catalog_app.test_import_lims import import_lims, lims_file, lims_row
 
 pytestmark = pytest.mark.django_db
 
 WF_HEADER = ",".join(WORKFLOW_COLUMNS)
+
+
+def import_workflows(*, text: str) -> ImportResult:
+    return catalog_import_workflows(records=workflow_records_from_csv(text))
+
+
+def import_fastq_list(*, text: str, instrument_run_id: str, base_uri: str) -> ImportResult:
+    return catalog_import_fastq_list(
+        records=fastq_list_records_from_csv(text, base_uri=base_uri),
+        instrument_run_id=instrument_run_id,
+        base_uri=base_uri,
+    )
 
 
 def wf_row(
@@ -46,17 +59,13 @@ def wf_row(
 
 @pytest.fixture
 def libraries() -> None:
-    catalog_import_lims(
-        text=lims_file(lims_row(), lims_row(library_id="L2401545", phenotype="normal"))
-    )
+    import_lims(text=lims_file(lims_row(), lims_row(library_id="L2401545", phenotype="normal")))
 
 
 def test_workflow_import_links_libraries_and_uses_output_template(
     libraries: None, settings
 ) -> None:  # type: ignore[no-untyped-def]
-    result = catalog_import_workflows(
-        text="\n".join([WF_HEADER, wf_row(), wf_row(library_id="L2401545")])
-    )
+    result = import_workflows(text="\n".join([WF_HEADER, wf_row(), wf_row(library_id="L2401545")]))
     assert result.as_dict() == {"created": 2, "updated": 0, "unchanged": 0}
     run = WorkflowRun.objects.get()
     assert run.status == "SUCCEEDED"
@@ -69,22 +78,20 @@ def test_workflow_import_links_libraries_and_uses_output_template(
 
 def test_workflow_reimport_is_unchanged_and_status_change_is_update(libraries: None) -> None:
     text = "\n".join([WF_HEADER, wf_row()])
-    catalog_import_workflows(text=text)
-    assert catalog_import_workflows(text=text).as_dict() == {
+    import_workflows(text=text)
+    assert import_workflows(text=text).as_dict() == {
         "created": 0,
         "updated": 0,
         "unchanged": 1,
     }
-    result = catalog_import_workflows(text="\n".join([WF_HEADER, wf_row(status="Failed")]))
+    result = import_workflows(text="\n".join([WF_HEADER, wf_row(status="Failed")]))
     assert result.updated == 1
     assert WorkflowRun.objects.get().status == "FAILED"
 
 
 def test_workflow_bad_portal_run_id_names_line_and_column(libraries: None) -> None:
     with pytest.raises(DomainError) as excinfo:
-        catalog_import_workflows(
-            text="\n".join([WF_HEADER, wf_row(), wf_row(portal_run_id="2024-11-14")])
-        )
+        import_workflows(text="\n".join([WF_HEADER, wf_row(), wf_row(portal_run_id="2024-11-14")]))
     assert excinfo.value.details == {
         "line": 3,
         "column": "portal_run_id",
@@ -95,20 +102,20 @@ def test_workflow_bad_portal_run_id_names_line_and_column(libraries: None) -> No
 
 def test_workflow_bad_header_and_empty_file(libraries: None) -> None:
     with pytest.raises(DomainError, match="missing required column"):
-        catalog_import_workflows(text="portal_run_id,library_id\n20241114aabbccdd,L2401544\n")
+        import_workflows(text="portal_run_id,library_id\n20241114aabbccdd,L2401544\n")
     with pytest.raises(DomainError, match="empty"):
-        catalog_import_workflows(text="")
+        import_workflows(text="")
 
 
 def test_workflow_unknown_library_is_rejected(libraries: None) -> None:
     with pytest.raises(DomainError) as excinfo:
-        catalog_import_workflows(text="\n".join([WF_HEADER, wf_row(library_id="L9999999")]))
+        import_workflows(text="\n".join([WF_HEADER, wf_row(library_id="L9999999")]))
     assert excinfo.value.details["unknownLibraries"] == ["L9999999"]
 
 
 def test_workflow_bad_duration_names_column(libraries: None) -> None:
     with pytest.raises(DomainError) as excinfo:
-        catalog_import_workflows(text="\n".join([WF_HEADER, wf_row(duration="long")]))
+        import_workflows(text="\n".join([WF_HEADER, wf_row(duration="long")]))
     assert excinfo.value.details["column"] == "workflow_duration"
 
 
@@ -130,7 +137,7 @@ def test_fastq_list_import_reads_sizes_from_storage_and_is_idempotent(
     text = _fastq_list(
         ("AAA.1", "L2401544", 1, "L2401544_L001_R1.fastq.gz", "L2401544_L001_R2.fastq.gz")
     )
-    result = catalog_import_fastq_list(
+    result = import_fastq_list(
         text=text,
         instrument_run_id="241024_A00130_0336_BHW7MVDSXC",
         base_uri=f"s3://{bucket}/run1/",
@@ -140,7 +147,7 @@ def test_fastq_list_import_reads_sizes_from_storage_and_is_idempotent(
     assert fastq.compression_format == "gzip"
     assert fastq.read1.size == 10 and fastq.read2 is not None and fastq.read2.size == 12
     assert fastq.read2.storage_class == "DEEP_ARCHIVE"
-    again = catalog_import_fastq_list(
+    again = import_fastq_list(
         text=text,
         instrument_run_id="241024_A00130_0336_BHW7MVDSXC",
         base_uri=f"s3://{bucket}/run1/",
@@ -156,7 +163,7 @@ def test_fastq_list_topup_and_unknown_library(
         ("AAA.1", "L2401544_topup", 1, "a_R1.fastq.ora", "a_R2.fastq.ora"),
         ("BBB.1", "L2409999", 1, "b_R1.fastq.gz", ""),
     )
-    result = catalog_import_fastq_list(
+    result = import_fastq_list(
         text=text, instrument_run_id="241101_A01052_0221_AHVTC2DSXC", base_uri=f"s3://{bucket}/x/"
     )
     assert result.extra == {"librariesCreated": 1, "missingInStorage": 3}
@@ -171,14 +178,14 @@ def test_fastq_list_rejects_escaping_paths_and_bad_lane(
 ) -> None:
     bucket = bucket_factory("primary")
     with pytest.raises(DomainError) as excinfo:
-        catalog_import_fastq_list(
+        import_fastq_list(
             text=_fastq_list(("A.1", "L2401544", 1, "../other/x.fastq.gz", "")),
             instrument_run_id="241101_A01052_0221_AHVTC2DSXC",
             base_uri=f"s3://{bucket}/x/",
         )
     assert excinfo.value.details["column"] == "Read1File"
     with pytest.raises(DomainError) as excinfo:
-        catalog_import_fastq_list(
+        import_fastq_list(
             text=_fastq_list(("A.1", "L2401544", 0, "x.fastq.gz", "")),
             instrument_run_id="241101_A01052_0221_AHVTC2DSXC",
             base_uri=f"s3://{bucket}/x/",
@@ -189,11 +196,11 @@ def test_fastq_list_rejects_escaping_paths_and_bad_lane(
 
 def test_fastq_list_bad_header_and_empty_file(libraries: None) -> None:
     with pytest.raises(DomainError, match="missing required column"):
-        catalog_import_fastq_list(
+        import_fastq_list(
             text="RGID,RGSM\nA,B\n", instrument_run_id="R1", base_uri="s3://bucket-a/x/"
         )
     with pytest.raises(DomainError, match="empty"):
-        catalog_import_fastq_list(text="", instrument_run_id="R1", base_uri="s3://bucket-a/x/")
+        import_fastq_list(text="", instrument_run_id="R1", base_uri="s3://bucket-a/x/")
 
 
 def test_sync_storage_catalogues_prefix_then_flags_missing_and_refreshes(

@@ -1,5 +1,6 @@
 """`./cli` installs on its own into a fresh virtual environment: the console script works there,
-Django is not pulled in, and the distribution requires only httpx and click."""
+Django is not pulled in, and the distribution requires only httpx, click and the manifest formats
+package beside it (`./formats`), which requires nothing."""
 
 from __future__ import annotations
 
@@ -66,19 +67,34 @@ def test_django_is_not_installed_alongside(cli_venv: Path, tmp_path: Path) -> No
     assert "No module named 'django'" in result.stderr
 
 
-def test_distribution_requires_only_httpx_and_click(cli_venv: Path, tmp_path: Path) -> None:
+def requirement_names(requires: list[str]) -> set[str]:
+    return {
+        re.split(r"[<>=!~;\[\s]", requirement, maxsplit=1)[0].lower() for requirement in requires
+    }
+
+
+def test_distribution_requires_only_httpx_click_and_the_formats(
+    cli_venv: Path, tmp_path: Path
+) -> None:
     script = (
         "import importlib.metadata as m, json;"
         "d = m.distribution('data-sharing-tool');"
-        "print(json.dumps({'requires': d.requires or [], 'origin': str(d.locate_file(''))}))"
+        "f = m.distribution('data-sharing-formats');"
+        "print(json.dumps({'requires': d.requires or [], 'origin': str(d.locate_file('')),"
+        " 'formats_requires': f.requires or []}))"
     )
     result = run([str(cli_venv / "bin" / "python"), "-c", script], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     found = json.loads(result.stdout)
     # The distribution the fresh environment sees is its own, not the project's.
     assert found["origin"].startswith(str(cli_venv))
-    names = {
-        re.split(r"[<>=!~;\[\s]", requirement, maxsplit=1)[0].lower()
-        for requirement in found["requires"]
-    }
-    assert names == {"httpx", "click"}
+    assert requirement_names(found["requires"]) == {"httpx", "click", "data-sharing-formats"}
+    assert found["formats_requires"] == []
+
+
+def test_the_formats_package_came_along(cli_venv: Path, tmp_path: Path) -> None:
+    """`pip install ./cli` pulled in the package the manifests are read with."""
+    script = "from data_sharing_formats.manifests import read_lims_manifest; print('ok')"
+    result = run([str(cli_venv / "bin" / "python"), "-c", script], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"

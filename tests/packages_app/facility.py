@@ -11,14 +11,15 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from catalog_app.services import (
+from data_sharing_formats.columns import LIMS_COLUMNS, WORKFLOW_COLUMNS
+
+from catalog_app.importers.fastq_list import (
     FASTQ_LIST_COLUMNS,
-    LIMS_COLUMNS,
-    WORKFLOW_COLUMNS,
     catalog_import_fastq_list,
-    catalog_import_lims,
-    catalog_import_workflows,
+    fastq_list_records_from_csv,
 )
+from catalog_app.importers.lims import catalog_import_lims, lims_records_from_csv
+from catalog_app.importers.workflows import catalog_import_workflows, workflow_records_from_csv
 from datasharing import s3
 
 RUN_ID = "240105_A00001_0001_AFACILITY"
@@ -133,7 +134,7 @@ def build_facility(
                 source="blood",
             )
             lims_rows.append([values[c] for c in LIMS_COLUMNS])
-    catalog_import_lims(text=_csv(LIMS_COLUMNS, lims_rows))
+    catalog_import_lims(records=lims_records_from_csv(_csv(LIMS_COLUMNS, lims_rows)))
 
     fastq_objects: dict[str, bytes] = {}
     fastq_rows = []
@@ -149,7 +150,9 @@ def build_facility(
             fastq_rows.append([f"RG{library_id}.{lane}", library_id, library_id, lane, *paths])
     _put_all(bucket, fastq_objects, fastq_storage_class, workers)
     catalog_import_fastq_list(
-        text=_csv(FASTQ_LIST_COLUMNS, fastq_rows),
+        records=fastq_list_records_from_csv(
+            _csv(FASTQ_LIST_COLUMNS, fastq_rows), base_uri=f"s3://{bucket}/{base_key}"
+        ),
         instrument_run_id=run_id,
         base_uri=f"s3://{bucket}/{base_key}",
     )
@@ -178,5 +181,7 @@ def build_facility(
                 ]
             )
     _put_all(bucket, output_objects, None, workers)
-    catalog_import_workflows(text=_csv([*WORKFLOW_COLUMNS, "output_uri"], workflow_rows))
+    catalog_import_workflows(
+        records=workflow_records_from_csv(_csv([*WORKFLOW_COLUMNS, "output_uri"], workflow_rows))
+    )
     return facility

@@ -1,7 +1,8 @@
 """`manage.py generate_package` with the predecessor's manifests.
 
-The manifests are parsed by the CLI's module (its format tests are in tests/cli/test_manifests.py);
-these tests check the command: that it gives the request the CLI gives, waits, and fails cleanly.
+The manifests are parsed by the package the CLI uses too, `data_sharing_formats` (its format tests
+are in tests/formats/test_manifests.py); these tests check the command: that it gives the request
+the CLI gives, waits, and fails cleanly.
 """
 
 from __future__ import annotations
@@ -14,11 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from data_sharing_tool.manifests import (
-    build_package_request,
-    read_lims_manifest,
-    read_workflow_manifest,
-)
+from data_sharing_formats.manifests import read_lims_manifest, read_workflow_manifest
+from data_sharing_formats.package_request import build_package_request
 from django.core.management import call_command
 from django.core.management.base import CommandError
 

@@ -141,14 +141,20 @@ def test_request_with_unknown_ids_creates_nothing(demo_catalog: Path) -> None:
 def test_duplicate_paths_fail_the_package_with_the_paths(
     demo_catalog: Path, build_now: Callable[..., Package], bucket_factory: Any, finished: list[Any]
 ) -> None:
-    from catalog_app.services import catalog_import_fastq_list
+    from catalog_app.importers.fastq_list import (
+        catalog_import_fastq_list,
+        fastq_list_records_from_csv,
+    )
     from tests.packages_app.conftest import demo_fastq_name
 
     bucket = bucket_factory("dup")
     name = demo_fastq_name(SUBJECT_1_NORMAL, 1, 1)
     s3.put_object(bucket, f"again/{name}", b"x")
     catalog_import_fastq_list(
-        text=f"RGID,RGSM,RGLB,Lane,Read1File,Read2File\nX.1,{SUBJECT_1_NORMAL},x,1,{name},\n",
+        records=fastq_list_records_from_csv(
+            f"RGID,RGSM,RGLB,Lane,Read1File,Read2File\nX.1,{SUBJECT_1_NORMAL},x,1,{name},\n",
+            base_uri=f"s3://{bucket}/again/",
+        ),
         instrument_run_id=RUN_2,
         base_uri=f"s3://{bucket}/again/",
     )

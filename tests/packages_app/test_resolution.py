@@ -9,8 +9,8 @@ import pytest
 from django.conf import settings
 
 from catalog_app import demo
+from catalog_app.importers.fastq_list import catalog_import_fastq_list, fastq_list_records_from_csv
 from catalog_app.models import StoredObject, WorkflowRun
-from catalog_app.services import catalog_import_fastq_list
 from datasharing import s3
 from datasharing.errors import DomainError
 from packages_app.package_request import package_request_parse
@@ -333,7 +333,10 @@ def test_two_files_for_one_destination_path_are_rejected(
     key = f"rerun/Samples/Lane_1/L2400105/{name}"
     s3.put_object(bucket, key, b"@r\nA\n+\nI\n")
     catalog_import_fastq_list(
-        text=f"RGID,RGSM,RGLB,Lane,Read1File,Read2File\nX.1,L2400105,L2400105,1,{key[6:]},\n",
+        records=fastq_list_records_from_csv(
+            f"RGID,RGSM,RGLB,Lane,Read1File,Read2File\nX.1,L2400105,L2400105,1,{key[6:]},\n",
+            base_uri=f"s3://{bucket}/rerun/",
+        ),
         instrument_run_id=RUN_2,
         base_uri=f"s3://{bucket}/rerun/",
     )

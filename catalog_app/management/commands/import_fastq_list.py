@@ -3,7 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from catalog_app.services import catalog_import_fastq_list
+from catalog_app.importers.fastq_list import catalog_import_fastq_list, fastq_list_records_from_csv
 from datasharing.commands import domain_errors_as_command_errors, read_text_file
 
 
@@ -22,8 +22,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         text = read_text_file(options["file"])
         with domain_errors_as_command_errors():
+            records = fastq_list_records_from_csv(text, base_uri=options["base_uri"])
             result = catalog_import_fastq_list(
-                text=text,
+                records=records,
                 instrument_run_id=options["instrument_run_id"],
                 base_uri=options["base_uri"],
             )

@@ -3,7 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from catalog_app.services import catalog_import_workflows
+from catalog_app.importers.workflows import catalog_import_workflows, workflow_records_from_csv
 from datasharing.commands import domain_errors_as_command_errors, read_text_file
 
 
@@ -16,5 +16,5 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         text = read_text_file(options["file"])
         with domain_errors_as_command_errors():
-            result = catalog_import_workflows(text=text)
+            result = catalog_import_workflows(records=workflow_records_from_csv(text))
         self.stdout.write(json.dumps(result.as_dict()))

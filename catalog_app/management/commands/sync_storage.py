@@ -3,7 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from catalog_app.services import catalog_sync_storage
+from catalog_app.importers.storage import catalog_sync_storage
 from datasharing.commands import domain_errors_as_command_errors
 
 

@@ -13,25 +13,30 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from data_sharing_formats.manifests import (
+    LimsManifest,
+    ManifestError,
+    WorkflowManifest,
+    read_lims_manifest,
+    read_workflow_manifest,
+)
+from data_sharing_formats.package_request import (
+    PRIMARY_DATA_PATH_PREFIXES,
+    SECONDARY_ANALYSIS_PATH_PREFIXES,
+    RequestError,
+    build_package_request,
+    validate_package_name,
+)
 
 from data_sharing_tool import __version__, output
 from data_sharing_tool.client import Client, normalize_job_id
 from data_sharing_tool.config import load_config
 from data_sharing_tool.errors import CliError, ExitCode
-from data_sharing_tool.manifests import (
-    PRIMARY_DATA_PATH_PREFIXES,
-    SECONDARY_ANALYSIS_PATH_PREFIXES,
-    ManifestError,
-    RequestError,
-    build_package_request,
-    read_lims_manifest,
-    read_workflow_manifest,
-    validate_package_name,
-)
 from data_sharing_tool.waiting import raise_for_final_status, wait_for_job
 
 PROG = "data-sharing-tool"
@@ -411,6 +416,58 @@ def generate_package(
     """
     if dry_run and wait:
         raise click.UsageError("--dry-run creates nothing to wait for: use one or the other.")
+    manifests = read_manifests(
+        package_name=package_name,
+        lims_manifest_csv=lims_manifest_csv,
+        workflow_manifest_csv=workflow_manifest_csv,
+        exclude_primary_data=exclude_primary_data,
+        defrost_archived_fastqs=defrost_archived_fastqs,
+        use_workflow_filters=not no_use_workflow_file_filters,
+        primary_data_path_prefix=primary_data_path_prefix,
+        secondary_analysis_path_prefix=secondary_analysis_path_prefix,
+    )
+    if dry_run:
+        with api_client() as client:
+            answer = client.package_dry_run(
+                package_name=package_name, package_request=manifests.package_request
+            )
+        if as_json:
+            output.print_json(answer)
+        else:
+            print_dry_run(answer)
+        return
+    create_package(package_name=package_name, manifests=manifests, wait=wait, as_json=as_json)
+
+
+@dataclass(frozen=True)
+class ManifestRequest:
+    """Manifests read and checked locally, and the package request they make."""
+
+    lims: LimsManifest
+    workflow: WorkflowManifest | None
+    package_request: dict[str, Any]
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.lims.library_ids)} libraries"
+            + (f", {len(self.workflow.portal_run_ids)} portal runs" if self.workflow else "")
+            + f"; data types: {', '.join(self.package_request['dataTypeList'])}"
+        )
+
+
+def read_manifests(
+    *,
+    package_name: str,
+    lims_manifest_csv: Path,
+    workflow_manifest_csv: Path | None,
+    exclude_primary_data: bool,
+    defrost_archived_fastqs: bool,
+    use_workflow_filters: bool,
+    primary_data_path_prefix: str,
+    secondary_analysis_path_prefix: str,
+) -> ManifestRequest:
+    """Check the name and both manifests and build the request; any problem is a CliError
+    (with every manifest problem listed) before anything is sent. Prints the warnings."""
     try:
         validate_package_name(package_name)
         lims = read_lims_manifest(lims_manifest_csv)
@@ -424,7 +481,7 @@ def generate_package(
             workflow=workflow,
             exclude_primary_data=exclude_primary_data,
             defrost_archived_fastqs=defrost_archived_fastqs,
-            use_workflow_filters=not no_use_workflow_file_filters,
+            use_workflow_filters=use_workflow_filters,
             primary_data_path_prefix=primary_data_path_prefix,
             secondary_analysis_path_prefix=secondary_analysis_path_prefix,
         )
@@ -438,22 +495,16 @@ def generate_package(
         raise CliError(f"{exc}; nothing was sent", exit_code=ExitCode.INVALID_INPUT) from None
     for message in lims.warnings + (workflow.warnings if workflow else []):
         output.warn(message)
+    return ManifestRequest(lims=lims, workflow=workflow, package_request=package_request)
 
-    if dry_run:
-        with api_client() as client:
-            answer = client.package_dry_run(
-                package_name=package_name, package_request=package_request
-            )
-        if as_json:
-            output.print_json(answer)
-        else:
-            print_dry_run(answer)
-        return
 
+def create_package(
+    *, package_name: str, manifests: ManifestRequest, wait: bool, as_json: bool
+) -> None:
     with api_client() as client:
         try:
             package = client.package_create(
-                package_name=package_name, package_request=package_request
+                package_name=package_name, package_request=manifests.package_request
             )
         except KeyboardInterrupt:
             raise CliError(
@@ -462,12 +513,7 @@ def generate_package(
                 exit_code=ExitCode.INTERRUPTED,
             ) from None
         package_id = package["id"]
-        summary = (
-            f"{len(lims.library_ids)} libraries"
-            + (f", {len(workflow.portal_run_ids)} portal runs" if workflow else "")
-            + f"; data types: {', '.join(package_request['dataTypeList'])}"
-        )
-        output.info(f"Created package {package_id} ({package_name}): {summary}.")
+        output.info(f"Created package {package_id} ({package_name}): {manifests.summary()}.")
         _follow_created(
             package,
             fetch=lambda: client.package_get(package_id),

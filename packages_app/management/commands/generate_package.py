@@ -1,7 +1,8 @@
 """`manage.py generate_package`: the predecessor CLI's `generate-package`, on the server.
 
-The manifests are read and validated by the CLI's own module (`data_sharing_tool.manifests`), so
-the same files give the same package request here and in `data-sharing-tool generate-package`.
+The manifests are read and validated, and the request built, by the package the CLI uses too
+(`data_sharing_formats`), so the same files give the same package request here and in
+`data-sharing-tool generate-package`.
 Formats: docs/cli.md.
 """
 
@@ -12,15 +13,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from data_sharing_tool.manifests import (
+from data_sharing_formats.manifests import (
     LimsManifest,
     ManifestError,
-    RequestError,
     WorkflowManifest,
-    build_package_request,
     read_lims_manifest,
     read_workflow_manifest,
 )
+from data_sharing_formats.package_request import RequestError, build_package_request
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 

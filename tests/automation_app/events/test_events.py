@@ -205,3 +205,112 @@ def test_s3_notifications_update_stored_objects(
     assert removed.outcome["objects"][0]["catalog"] == "missing"
     obj.refresh_from_db()
     assert obj.missing is True
+
+
+def test_event_rows_become_records_without_a_csv_round_trip(
+    demo_catalog: Path, bucket_factory: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The events build the importers' records from their JSON: no file is written or read."""
+    from catalog_app.importers import fastq_list, workflows
+
+    def no_csv(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("an event went through a CSV reader")
+
+    monkeypatch.setattr(fastq_list, "read_csv", no_csv)
+    monkeypatch.setattr(workflows, "read_csv", no_csv)
+    bucket = bucket_factory("primary")
+    detail = {
+        "instrumentRunId": NEW_RUN,
+        "baseUri": f"s3://{bucket}/primary/{NEW_RUN}/",
+        "rows": upload_fastqs(bucket),
+    }
+    fastqs = process(eventbridge("FastqListRowsAdded", detail))
+    assert fastqs.status == EventStatus.PROCESSED, fastqs.error
+    assert fastqs.outcome["catalog"]["created"] == 2
+    workflow = {
+        "portalRunId": "20250301abcdef01",
+        "workflowName": "umccrise",
+        "status": "RUNNING",
+        "comment": 'tumor, "normal"',  # what a CSV would have had to quote
+        "libraries": ["L2400104"],
+    }
+    runs = process(eventbridge("WorkflowRunStateChange", workflow), "m-2")
+    assert runs.status == EventStatus.PROCESSED, runs.error
+    assert WorkflowRun.objects.get(portal_run_id="20250301abcdef01").comment == 'tumor, "normal"'
+
+
+@pytest.mark.parametrize(
+    ("detail_type", "detail", "error"),
+    [
+        (
+            "WorkflowRunStateChange",
+            {
+                "portalRunId": "20250301abcdef01",
+                "workflowName": "umccrise",
+                "status": "RUNNING",
+                "libraries": ["L2400104", "../L2400105"],
+            },
+            "detail.libraries[1]: '../L2400105' is not a valid identifier",
+        ),
+        (
+            "WorkflowRunStateChange",
+            {
+                "portalRunId": "20250301abcdef01",
+                "workflowName": "umccrise",
+                "status": "RUNNING",
+                "startTime": "yesterday",
+                "libraries": ["L2400104"],
+            },
+            "detail.startTime: 'yesterday' is not a valid date-time",
+        ),
+        (
+            "WorkflowRunStateChange",
+            {
+                "portalRunId": "2025-03-01",
+                "workflowName": "umccrise",
+                "status": "RUNNING",
+                "libraries": ["L2400104"],
+            },
+            "detail.portalRunId: '2025-03-01' is not a portal run id",
+        ),
+        (
+            "WorkflowRunStateChange",
+            {
+                "portalRunId": "20250301abcdef01",
+                "workflowName": "umccrise",
+                "status": "RUNNING",
+                "comment": "two\nlines",
+                "libraries": ["L2400104"],
+            },
+            "detail.comment: value is too long or contains control characters",
+        ),
+        (
+            "FastqListRowsAdded",
+            {
+                "instrumentRunId": NEW_RUN,
+                "baseUri": "s3://bucket-a/primary/",
+                "rows": [
+                    {"rgid": "A.1", "rgsm": "L2400104", "lane": 1, "read1File": "a_R1.fastq.gz"},
+                    {"rgid": "A.2", "rgsm": "L2400104", "lane": 2, "read1File": "../b.fastq.gz"},
+                ],
+            },
+            "detail.rows[1].read1File: '../b.fastq.gz' is not a relative path below the base URI",
+        ),
+        (
+            "FastqListRowsAdded",
+            {
+                "instrumentRunId": NEW_RUN,
+                "baseUri": "s3://bucket-a/primary/",
+                "rows": [{"rgid": "A.1", "lane": 1, "read1File": "a_R1.fastq.gz"}],
+            },
+            "detail.rows[0].rgsm: value is required",
+        ),
+    ],
+)
+def test_a_bad_event_field_is_named_by_its_path_in_the_event(
+    db: Any, detail_type: str, detail: dict[str, Any], error: str
+) -> None:
+    result = process(eventbridge(detail_type, detail))
+    assert result.status == EventStatus.MALFORMED
+    assert result.error.startswith(error), result.error
+    assert WorkflowRun.objects.count() == 0 and Fastq.objects.count() == 0

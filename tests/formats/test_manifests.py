@@ -1,17 +1,16 @@
-"""Local manifest validation: what the CLI checks before it sends anything."""
+"""Local manifest validation: what the CLI (and `manage.py generate_package`) check before they
+send or create anything."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from data_sharing_tool.manifests import (
-    ManifestError,
+from data_sharing_formats.identifiers import base_library_id
+from data_sharing_formats.manifests import ManifestError, read_lims_manifest, read_workflow_manifest
+from data_sharing_formats.package_request import (
     RequestError,
-    base_library_id,
     build_package_request,
-    read_lims_manifest,
-    read_workflow_manifest,
     validate_package_name,
 )
 

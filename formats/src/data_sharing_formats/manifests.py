@@ -1,13 +1,14 @@
-"""LIMS and workflow manifests: read, validate and turn into a package request, locally.
+"""LIMS and workflow manifests: read and validate, locally.
 
-Nothing is sent to the server until both manifests are valid. Every problem names the file, the
+The service's `manage.py generate_package` and the CLI's `generate-package` both read manifests
+with this module, so a file means the same package in both. Every problem names the file, the
 line (as an editor shows it: the header is line 1, so data row N is line N + 1) and the column.
 All problems of a file are reported at once, up to `MAX_ERRORS`.
 
-The manifests are exports of the LIMS and workflow "mart" tables (the same columns as
-`manage.py import_lims` / `import_workflows` read). Only the columns this tool uses are required;
-the other mart columns are optional and type-checked when present; other columns are ignored with
-a warning. Header names are case-insensitive.
+The manifests are exports of the LIMS and workflow "mart" tables (the columns of
+`data_sharing_formats.columns`, which the catalog importers read). Only the columns a package
+request uses are required; the other mart columns are optional and type-checked when present;
+other columns are ignored with a warning. Header names are case-insensitive.
 """
 
 from __future__ import annotations
@@ -16,71 +17,38 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from data_sharing_formats.columns import (
+    LIMS_COLUMNS,
+    LIMS_OPTIONAL_COLUMNS,
+    WORKFLOW_COLUMNS,
+    WORKFLOW_OPTIONAL_COLUMNS,
+)
+from data_sharing_formats.identifiers import (
+    IDENTIFIER_RE,
+    INSTRUMENT_RUN_ID_RE,
+    PORTAL_RUN_ID_RE,
+    WORKFLOW_NAME_RE,
+    base_library_id,
+)
+
 MAX_ERRORS = 50
 MAX_FIELD_CHARS = 10_000
 
-# The same rules as the server's importers (catalog_app/services.py), so a manifest that passes
-# here is not refused there for its identifiers.
-IDENTIFIER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}$")
-TOPUP_RERUN_RE = re.compile(r"^(?P<base>.+?)_(?:topup|rerun)\d*$")
-PORTAL_RUN_ID_RE = re.compile(r"^\d{8}[0-9a-f]{8}$")
-INSTRUMENT_RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
-WORKFLOW_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}$")
-PACKAGE_NAME_RE = re.compile(r"^[A-Za-z][\w.+-]+$", re.ASCII)
-PACKAGE_NAME_MAX_LENGTH = 255
-
-PRIMARY_DATA_PATH_PREFIXES = ("fastq", "primary", "/")
-SECONDARY_ANALYSIS_PATH_PREFIXES = ("secondary-analysis", "analysis", "/")
-
 LIMS_REQUIRED = ("library_id",)
+# The short manifests `make run` writes for users name the subject `subject_id`.
 LIMS_OPTIONAL = (
-    "sequencing_run_id",
-    "sequencing_run_date",
-    "internal_subject_id",
-    "external_subject_id",
+    *(c for c in (*LIMS_COLUMNS, *LIMS_OPTIONAL_COLUMNS) if c not in LIMS_REQUIRED),
     "subject_id",
-    "individual_id",
-    "sample_id",
-    "external_sample_id",
-    "experiment_id",
-    "project_id",
-    "owner_id",
-    "workflow",
-    "phenotype",
-    "type",
-    "assay",
-    "quality",
-    "source",
-    "truseq_index",
-    "coverage",
-    "load_datetime",
-    "partition_schema_name",
-    "partition_name",
 )
 WORKFLOW_REQUIRED = ("portal_run_id", "library_id")
-WORKFLOW_OPTIONAL = (
-    "workflow_name",
-    "workflow_version",
-    "workflow_status",
-    "workflow_start",
-    "workflow_end",
-    "workflow_duration",
-    "workflow_comment",
-    "partition_schema_name",
-    "partition_name",
-    "output_uri",
+WORKFLOW_OPTIONAL = tuple(
+    c for c in (*WORKFLOW_COLUMNS, *WORKFLOW_OPTIONAL_COLUMNS) if c not in WORKFLOW_REQUIRED
 )
-
-
-def base_library_id(library_id: str) -> str:
-    """`L2401544_topup2` and `L2401544_rerun` are sequencing of library `L2401544`."""
-    match = TOPUP_RERUN_RE.fullmatch(library_id)
-    return match.group("base") if match else library_id
 
 
 @dataclass(frozen=True)
@@ -398,68 +366,3 @@ def read_workflow_manifest(path: Path, *, lims: LimsManifest) -> WorkflowManifes
         row_count=row_count,
         warnings=warnings,
     )
-
-
-class RequestError(ValueError):
-    """Flags that do not make a valid request (independent of the manifests' contents)."""
-
-
-def validate_package_name(name: str) -> str:
-    if len(name) > PACKAGE_NAME_MAX_LENGTH or not PACKAGE_NAME_RE.fullmatch(name) or ".." in name:
-        raise RequestError(
-            f"package name {name!r} is invalid: start with a letter, then letters, digits, "
-            "'_', '.', '+' or '-' (no spaces, '/' or '..'), at most 255 characters"
-        )
-    return name
-
-
-def build_package_request(
-    *,
-    lims: LimsManifest,
-    workflow: WorkflowManifest | None,
-    exclude_primary_data: bool = False,
-    defrost_archived_fastqs: bool = False,
-    use_workflow_filters: bool = True,
-    primary_data_path_prefix: str = "fastq",
-    secondary_analysis_path_prefix: str = "secondary-analysis",
-    secondary_analysis_types: Sequence[str] = (),
-) -> dict[str, Any]:
-    """The `packageRequest` JSON (camelCase) the predecessor's CLI sent for the same inputs.
-
-    `secondary_analysis_types` (workflow names; the server's `generate_package
-    --secondary-analysis-type`) adds the latest successful run of each per library."""
-    with_secondary = workflow is not None or bool(secondary_analysis_types)
-    if exclude_primary_data and not with_secondary:
-        raise RequestError(
-            "--exclude-primary-data needs --workflow-manifest-csv (otherwise nothing is shared)"
-        )
-    if primary_data_path_prefix not in PRIMARY_DATA_PATH_PREFIXES:
-        raise RequestError(f"unknown primary data path prefix {primary_data_path_prefix!r}")
-    if secondary_analysis_path_prefix not in SECONDARY_ANALYSIS_PATH_PREFIXES:
-        raise RequestError(
-            f"unknown secondary analysis path prefix {secondary_analysis_path_prefix!r}"
-        )
-    data_types = ([] if exclude_primary_data else ["fastq"]) + (
-        ["secondaryAnalysis"] if with_secondary else []
-    )
-    if len(data_types) == 2 and primary_data_path_prefix == secondary_analysis_path_prefix:
-        raise RequestError(
-            "--primary-data-path-prefix and --secondary-analysis-path-prefix are both "
-            f"{primary_data_path_prefix!r}: with FASTQs and secondary analyses in one package they "
-            "must differ"
-        )
-    request: dict[str, Any] = {
-        "libraryIdList": lims.library_ids,
-        "dataTypeList": data_types,
-        "defrostArchivedFastqs": defrost_archived_fastqs,
-        "useWorkflowFilters": use_workflow_filters,
-        "primaryDataPathPrefix": primary_data_path_prefix,
-        "secondaryAnalysisPathPrefix": secondary_analysis_path_prefix,
-    }
-    if lims.instrument_run_ids:
-        request["instrumentRunIdList"] = lims.instrument_run_ids
-    if workflow is not None:
-        request["portalRunIdList"] = workflow.portal_run_ids
-    if secondary_analysis_types:
-        request["secondaryAnalysisTypeList"] = list(dict.fromkeys(secondary_analysis_types))
-    return request

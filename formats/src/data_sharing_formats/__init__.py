@@ -1,0 +1,1 @@
+"""File formats shared by the datasharing service and data-sharing-tool."""
