@@ -1,7 +1,8 @@
 # Production image: web (gunicorn), worker, beat and listener all run from it.
 FROM python:3.11-slim-bookworm
 
-ENV PYTHONDONTWRITEBYTECODE=1 \
+ENV DEPLOYMENT=production \
+    PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     UV_PROJECT_ENVIRONMENT=/opt/venv \
     UV_COMPILE_BYTECODE=1 \
@@ -24,7 +25,9 @@ COPY formats ./formats
 RUN uv sync --frozen --no-dev --no-install-project
 
 COPY . .
-RUN DATABASE_URL=sqlite:////tmp/build.sqlite3 python manage.py collectstatic --noinput -v 0
+# Production settings need a key and hosts even to collect static files: throwaway values here.
+RUN SECRET_KEY=collectstatic-only ALLOWED_HOSTS=localhost DATABASE_URL=sqlite:////tmp/build.sqlite3 \
+    python manage.py collectstatic --noinput -v 0
 
 RUN useradd --system --uid 1000 datasharing && mkdir -p /app/var && chown datasharing /app/var
 USER datasharing

@@ -1,6 +1,7 @@
 """Authentication and the three roles of SPEC §10.
 
-Tokens travel as `Authorization: Bearer <token>` or `Authorization: Token <token>`. Roles are
+Tokens travel as `Authorization: Bearer <token>` or `Authorization: Token <token>`; the database
+keeps their digests only (`datasharing.tokens`). Roles are
 groups created by a migration: viewers read; curators also create, presign, push and abort;
 admins (group or superuser) may do everything, including actions that need explicit permissions.
 """
@@ -19,7 +20,10 @@ ROLE_GROUPS = (VIEWER, CURATOR, ADMIN)
 
 
 class BearerTokenAuthentication(TokenAuthentication):
-    """DRF token authentication accepting both `Bearer` and `Token` schemes."""
+    """API tokens (`datasharing.tokens`) in the `Bearer` or `Token` scheme.
+
+    Subclasses DRF's TokenAuthentication for its header handling and OpenAPI description; the
+    credentials are checked against our digests, never a plaintext token table."""
 
     keyword = "Bearer"
     keywords = ("bearer", "token")
@@ -37,6 +41,16 @@ class BearerTokenAuthentication(TokenAuthentication):
         except UnicodeError:
             raise exceptions.AuthenticationFailed("Invalid token header.") from None
         return self.authenticate_credentials(token)
+
+    def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
+        from datasharing.tokens import api_token_find
+
+        api_token = api_token_find(token=key)
+        if api_token is None:
+            raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
+        if not api_token.user.is_active:
+            raise exceptions.AuthenticationFailed("User inactive or deleted.")
+        return api_token.user, api_token
 
 
 def user_roles(user: Any) -> set[str]:

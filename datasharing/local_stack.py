@@ -42,11 +42,28 @@ def _read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
+def _make_owner_only(state_dir: Path) -> None:
+    """Owner-only permissions on a state directory made by an earlier, laxer version."""
+    state_dir.chmod(0o700)
+    for path in state_dir.rglob("*"):
+        with contextlib.suppress(OSError):
+            if path.is_symlink():
+                continue
+            mode = path.stat().st_mode & 0o777
+            wanted = mode & 0o700
+            if mode != wanted:
+                path.chmod(wanted)
+
+
 def main() -> int:
     from datasharing.seaweed import port_is_free, start_seaweedfs, wait_http
 
+    # The state directory holds secrets (S3 credentials, the admin password and token, Django's
+    # key, the database): everything in it is owner-only, also what the children write.
+    os.umask(0o077)
     VAR.mkdir(parents=True, exist_ok=True)
     (VAR / "logs").mkdir(exist_ok=True)
+    _make_owner_only(VAR)
     # Children (manage.py, gunicorn, celery) run from other working directories: give them the
     # absolute path, so a relative VAR_DIR names the same folder for all of them.
     os.environ["VAR_DIR"] = str(VAR)
@@ -119,7 +136,18 @@ def main() -> int:
         subprocess.run([*manage, "seed_demo"], check=True, stdout=subprocess.DEVNULL)
         admin_password = _ensure_admin(manage)
         token = subprocess.run(
-            [*manage, "create_api_token", "admin", "--group", "admin"],
+            [
+                *manage,
+                "create_api_token",
+                "admin",
+                "--group",
+                "admin",
+                "--name",
+                "make run",
+                # The same token across restarts while it is valid; the database keeps a digest.
+                "--token-file",
+                str(VAR / "admin-token"),
+            ],
             check=True,
             capture_output=True,
             text=True,

@@ -5,10 +5,13 @@ local stack writes `var/local.env` (its S3 endpoint and credentials) so `manage.
 the same checkout talk to the same instance; real environment variables always win over it.
 """
 
+import os
+import secrets
 from pathlib import Path
 
 import django_stubs_ext
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 # Lets `admin.ModelAdmin[Model]` and friends be subscripted at runtime (typed admin classes).
 django_stubs_ext.monkeypatch()
@@ -23,9 +26,64 @@ LOCAL_ENV_FILE = env.str("LOCAL_ENV_FILE", default=str(VAR_DIR / "local.env"))
 if LOCAL_ENV_FILE and Path(LOCAL_ENV_FILE).is_file():
     environ.Env.read_env(LOCAL_ENV_FILE, overwrite=False)
 
-SECRET_KEY = env.str("SECRET_KEY", default="insecure-local-development-key-change-me-in-production")
+
+def _secret(name: str) -> str:
+    """A secret from `NAME_FILE` (a path, e.g. a mounted secret) or else from `NAME`."""
+    path = env.str(f"{name}_FILE", default="")
+    if path:
+        return Path(path).read_text().strip()
+    return env.str(name, default="")
+
+
+def _embedded_secret_key() -> str:
+    """The embedded stack's own key: made once per state directory, owner-only (never a key
+    written in the code, which anyone could use to forge sessions)."""
+    key_file = VAR_DIR / "secret-key"
+    try:
+        return key_file.read_text().strip()
+    except FileNotFoundError:
+        pass
+    key = secrets.token_urlsafe(50)
+    try:
+        VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return key_file.read_text().strip()  # another process made it first
+    except OSError:
+        return key  # a read-only checkout: this process's own key
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+# `embedded` (make run, a checkout, the tests) or `production` (the container image sets it):
+# production refuses to start without SECRET_KEY and an explicit ALLOWED_HOSTS, and defaults to
+# secure cookies.
+DEPLOYMENT = env.str("DEPLOYMENT", default="embedded")
+if DEPLOYMENT not in ("embedded", "production"):
+    raise ImproperlyConfigured(
+        f"DEPLOYMENT must be 'embedded' or 'production', not {DEPLOYMENT!r}."
+    )
+PRODUCTION = DEPLOYMENT == "production"
+SECRET_KEY = _secret("SECRET_KEY")
+if not SECRET_KEY:
+    if PRODUCTION:
+        raise ImproperlyConfigured(
+            "SECRET_KEY (or SECRET_KEY_FILE) must be set when DEPLOYMENT=production."
+        )
+    SECRET_KEY = _embedded_secret_key()
 DEBUG = env.bool("DEBUG", default=False)
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
+if PRODUCTION:
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
+    if not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS:
+        raise ImproperlyConfigured(
+            "ALLOWED_HOSTS must list the host names the service answers to (not '*') when "
+            "DEPLOYMENT=production."
+        )
+else:
+    ALLOWED_HOSTS = env.list(
+        "ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"]
+    )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Public base URL used in links we send out (Slack messages, emails, CLI hints).
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
@@ -39,7 +97,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "django_celery_beat",
     "datasharing",
@@ -292,14 +349,6 @@ REPORT_PDF_MAX_ROWS = env.int("REPORT_PDF_MAX_ROWS", default=400)
 
 
 # --- Push (S3 and ICAv2) ------------------------------------------------------------------
-def _secret(name: str) -> str:
-    """A secret from `NAME_FILE` (a path, e.g. a mounted secret) or else from `NAME`."""
-    path = env.str(f"{name}_FILE", default="")
-    if path:
-        return Path(path).read_text().strip()
-    return env.str(name, default="")
-
-
 # Destinations anyone with the curator role may push to (prefixes such as `s3://bucket/prefix/`
 # or `icav2://project/folder/`); admins add more in the admin ("Allowed destinations").
 SHARE_ALLOWED_DESTINATIONS = env.list("SHARE_ALLOWED_DESTINATIONS", default=[])
@@ -409,7 +458,21 @@ NOTIFY_RETRY_MAX_SECONDS = env.float("NOTIFY_RETRY_MAX_SECONDS", default=900.0)
 NOTIFY_STALE_AFTER_SECONDS = env.int("NOTIFY_STALE_AFTER_SECONDS", default=3600)
 
 # --- Security -----------------------------------------------------------------------------
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
-CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+# Cookies only over HTTPS (production default), HSTS (off until you serve HTTPS only), the
+# proxy header that says a request came in over HTTPS (e.g. "HTTP_X_FORWARDED_PROTO,https").
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=PRODUCTION)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=PRODUCTION)
+SESSION_COOKIE_HTTPONLY = True
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+_PROXY_SSL_HEADER = env.list("SECURE_PROXY_SSL_HEADER", default=[])
+if _PROXY_SSL_HEADER:
+    if len(_PROXY_SSL_HEADER) != 2:
+        raise ImproperlyConfigured(
+            "SECURE_PROXY_SSL_HEADER is 'HEADER,value', e.g. HTTP_X_FORWARDED_PROTO,https."
+        )
+    SECURE_PROXY_SSL_HEADER = (_PROXY_SSL_HEADER[0], _PROXY_SSL_HEADER[1])
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"

@@ -33,10 +33,10 @@ def test_invalid_token_gets_401(anon_client: APIClient) -> None:
 
 
 def test_token_scheme_is_accepted(viewer) -> None:  # type: ignore[no-untyped-def]
-    from rest_framework.authtoken.models import Token
+    from datasharing.tokens import api_token_create
 
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=viewer).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_create(user=viewer)[1]}")
     assert client.get("/api/v1/catalog/libraries").status_code == 200
 
 

@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group, User
-from rest_framework.authtoken.models import Token
+
+from datasharing.tokens import api_token_create
 
 CLI = Path(sys.executable).parent / "data-sharing-tool"
 ROLE_GROUPS = ("viewer", "curator", "admin")
@@ -63,7 +64,7 @@ def api_token(username: str, *groups: str) -> str:
     user, _ = User.objects.get_or_create(username=username)
     for name in groups:
         user.groups.add(Group.objects.get_or_create(name=name)[0])
-    return Token.objects.get_or_create(user=user)[0].key
+    return api_token_create(user=user)[1]
 
 
 @pytest.fixture

@@ -35,3 +35,36 @@ def test_dockerfile_copies_existing_files_and_runs_gunicorn() -> None:
         if source != ".":
             assert (ROOT / source).exists(), source
     assert "datasharing.wsgi" in text
+
+
+def _environment_values(service: dict) -> dict[str, str]:  # type: ignore[type-arg]
+    environment = service.get("environment") or {}
+    if isinstance(environment, list):
+        environment = dict(item.split("=", 1) for item in environment)
+    return {key: str(value) for key, value in environment.items()}
+
+
+def test_compose_holds_no_secrets_and_reads_them_from_an_env_file() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    secret_names = {"SECRET_KEY", "AWS_SECRET_ACCESS_KEY", "POSTGRES_PASSWORD", "SLACK_BOT_TOKEN"}
+    for name, service in compose["services"].items():
+        values = _environment_values(service)
+        for key in secret_names & set(values):
+            # Only a reference to .env, e.g. ${POSTGRES_PASSWORD:?...}, never a value.
+            assert values[key].startswith("${"), f"{name}: {key} is written in the file"
+        assert values.get("ALLOWED_HOSTS", "") != "*", name
+        if name in {"web", "worker", "beat", "listener", "migrate"}:
+            assert ".env" in str(service.get("env_file")), name
+    assert ".env" in (ROOT / ".gitignore").read_text().split()
+    example = (ROOT / "deploy" / "datasharing.env.example").read_text()
+    settings = dict(
+        line.split("=", 1) for line in example.splitlines() if "=" in line and line[:1] != "#"
+    )
+    for key in ("SECRET_KEY", "POSTGRES_PASSWORD", "AWS_SECRET_ACCESS_KEY"):
+        assert settings[key] == "", f"the example ships a value for {key}"
+    assert "*" not in settings["ALLOWED_HOSTS"]
+
+
+def test_the_image_runs_with_production_settings() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    assert "DEPLOYMENT=production" in text

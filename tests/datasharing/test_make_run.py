@@ -38,6 +38,7 @@ LEAKY_PREFIXES = (
     "TEST_",
     "EVENT",
     "LOCAL_ENV_FILE",
+    "DEPLOYMENT",
     "VAR_DIR",
     "SECRET_KEY",
     "PUBLIC_BASE_URL",
@@ -314,6 +315,18 @@ def test_make_run_serves_builds_packages_stops_everything_and_restarts_idempoten
         # Its state is under VAR_DIR.
         for name in ("db.sqlite3", "broker", "seaweedfs", "local.env", "admin-password"):
             assert (var_dir / name).exists(), name
+        # Secrets at rest: the state is owner-only, the database holds no usable API token.
+        assert var_dir.stat().st_mode & 0o077 == 0
+        for name in (
+            "db.sqlite3",
+            "local.env",
+            "admin-password",
+            "admin-token",
+            "secret-key",
+            "seaweedfs/s3-identities.json",
+        ):
+            assert (var_dir / name).stat().st_mode & 0o077 == 0, name
+        assert token.encode() not in (var_dir / "db.sqlite3").read_bytes()
 
         health = httpx.get(f"{stack.base_url}/healthz", timeout=30)
         assert health.status_code == 200, health.text

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from datasharing import health
 from datasharing.errors import DomainError
 from datasharing.ids import normalize_id
 from datasharing.logs import JobContextFilter, job_context
+from datasharing.models import ApiToken
 
 
 @pytest.mark.django_db
@@ -54,15 +54,35 @@ def test_schema_and_swagger_need_no_auth() -> None:
 
 
 @pytest.mark.django_db
-def test_create_api_token_prints_only_the_token_and_is_repeatable() -> None:
+def test_create_api_token_prints_a_new_working_token_each_time() -> None:
     out = io.StringIO()
     call_command("create_api_token", "robot", "--group", "curator", stdout=out)
     token = out.getvalue().strip()
-    assert Token.objects.get(key=token).user.username == "robot"
     assert User.objects.get(username="robot").groups.filter(name="curator").exists()
     again = io.StringIO()
     call_command("create_api_token", "robot", "--group", "curator", stdout=again)
-    assert again.getvalue().strip() == token
+    assert again.getvalue().strip() != token
+    for each in (token, again.getvalue().strip()):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {each}")
+        assert client.get("/api/v1/package").status_code == 200
+
+
+@pytest.mark.django_db
+def test_create_api_token_reuses_a_valid_token_file_owner_only(tmp_path: Path) -> None:
+    token_file = tmp_path / "state" / "admin-token"
+    first = io.StringIO()
+    call_command("create_api_token", "robot", "--token-file", str(token_file), stdout=first)
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    second = io.StringIO()
+    call_command("create_api_token", "robot", "--token-file", str(token_file), stdout=second)
+    assert second.getvalue() == first.getvalue()
+    # A token that no longer works (here: revoked) is replaced.
+    ApiToken.objects.update(revoked_at=dt.datetime.now(tz=dt.UTC))
+    third = io.StringIO()
+    call_command("create_api_token", "robot", "--token-file", str(token_file), stdout=third)
+    assert third.getvalue() != first.getvalue()
+    assert token_file.read_text().strip() == third.getvalue().strip()
 
 
 def test_ids_accept_prefixed_and_bare_ulids() -> None:

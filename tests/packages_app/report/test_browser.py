@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import Browser, Page, expect, sync_playwright
-from rest_framework.authtoken.models import Token
 
+from datasharing.tokens import api_token_create
 from packages_app.models import Package, PackageLibrary
 from packages_app.report.artifacts import package_artifacts_write
 from packages_app.report.content import report_content_build
@@ -216,7 +216,7 @@ def served_package(transactional_db: None, demo_catalog: Path, viewer: User) -> 
     # The live server's thread reads committed rows: a transactional test.
     package = freeze_demo_package(user=viewer, library_ids=["L2400101", "L2400102", "L2400103"])
     package_artifacts_write(package=package)
-    return package, Token.objects.create(user=viewer).key
+    return package, api_token_create(user=viewer)[1]
 
 
 @pytest.mark.django_db(transaction=True)  # also makes pytest-django run it after the others
