@@ -215,7 +215,3 @@ class WorkflowRun(models.Model):
 
     def __str__(self) -> str:
         return self.portal_run_id
-
-    @property
-    def is_successful(self) -> bool:
-        return self.status.upper() in self.SUCCESS_STATUSES

@@ -71,10 +71,6 @@ def user_roles(user: Any) -> set[str]:
     return roles
 
 
-def user_is_curator(user: Any) -> bool:
-    return CURATOR in user_roles(user)
-
-
 def user_is_admin(user: Any) -> bool:
     return ADMIN in user_roles(user)
 

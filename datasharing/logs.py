@@ -26,7 +26,3 @@ def job_context(job_id: str) -> Iterator[None]:
         yield
     finally:
         _current_job_id.reset(token)
-
-
-def current_job_id() -> str | None:
-    return _current_job_id.get()

@@ -13,10 +13,10 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 
 def free_port() -> int:
@@ -174,13 +174,14 @@ def _s3_ready(server: SeaweedServer) -> bool:
 
 
 def wait_http(url: str, timeout: float = 60.0) -> bool:
+    """True as soon as `url` answers at all (any status: a 503 health page is a server that is
+    up); False when it has not within `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - local URL we built
-                return True
-        except urllib.error.HTTPError:
-            return True
-        except OSError:
+            httpx.get(url, timeout=2, follow_redirects=True)
+        except httpx.TransportError:
             time.sleep(0.3)
+        else:
+            return True
     return False

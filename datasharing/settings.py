@@ -422,6 +422,9 @@ LOGGING = {
         "botocore": {"level": "WARNING"},
         "boto3": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
+        # httpx logs every request at INFO (Slack, ICAv2, readiness probes): too chatty.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},
         "weasyprint": {"level": "ERROR"},
         "django.db.backends": {"level": "WARNING"},

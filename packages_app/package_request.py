@@ -185,79 +185,9 @@ def package_request_parse(data: Any) -> PackageRequest:
         raise DomainError("packageRequest must be an object.", details={"field": "packageRequest"})
     problems: list[str] = []
     values = fields_by_snake_name(data, REQUEST_FIELDS, problems, what="packageRequest")
-
     lists = {name: _id_list(name, values.get(name), problems) for name in ID_LISTS}
-
-    data_types = values.get("data_type_list")
-    valid_types = [t.value for t in DataType]
-    if data_types is None or data_types == []:
-        problems.append(f"dataTypeList is required: one or more of {', '.join(valid_types)}.")
-        data_types = []
-    elif not isinstance(data_types, list) or not all(isinstance(t, str) for t in data_types):
-        problems.append("dataTypeList must be a list of strings.")
-        data_types = []
-    else:
-        bad = [t for t in data_types if t not in valid_types]
-        if bad:
-            problems.append(
-                f"dataTypeList: unknown data type(s) {', '.join(repr(t[:40]) for t in bad[:5])}; "
-                f"use {' and/or '.join(valid_types)}."
-            )
-        data_types = [t for t in valid_types if t in data_types]
-
-    defrost = _bool(
-        "defrost_archived_fastqs", values.get("defrost_archived_fastqs"), False, problems
-    )
-    use_filters = _bool("use_workflow_filters", values.get("use_workflow_filters"), True, problems)
-    primary_prefix = _prefix(
-        "primary_data_path_prefix",
-        values.get("primary_data_path_prefix"),
-        DEFAULT_PRIMARY_PREFIX,
-        problems,
-    )
-    secondary_prefix = _prefix(
-        "secondary_analysis_path_prefix",
-        values.get("secondary_analysis_path_prefix"),
-        DEFAULT_SECONDARY_PREFIX,
-        problems,
-    )
-
-    # Conflicting fields.
-    given_metadata = [name for name in METADATA_LISTS if lists[name]]
-    if len(given_metadata) > 1:
-        problems.append(
-            "Conflicting fields: give only one of libraryIdList, subjectIdList, "
-            f"individualIdList or projectIdList (got {', '.join(camel(n) for n in given_metadata)})."
-        )
-    if not given_metadata and not lists["instrument_run_id_list"]:
-        problems.append(
-            "Select libraries: give one of libraryIdList, subjectIdList, individualIdList or "
-            "projectIdList, and/or instrumentRunIdList (every library on those runs)."
-        )
-    wants_secondary = DataType.SECONDARY_ANALYSIS in data_types
-    for name in ("portal_run_id_list", "secondary_analysis_type_list"):
-        if lists[name] and data_types and not wants_secondary:
-            problems.append(
-                f"Conflicting fields: {camel(name)} is given but dataTypeList does not include "
-                "secondaryAnalysis."
-            )
-    if lists["portal_run_id_list"] and lists["secondary_analysis_type_list"]:
-        problems.append(
-            "Conflicting fields: give portalRunIdList (those runs) or secondaryAnalysisTypeList "
-            "(the latest successful run of each type), not both."
-        )
-    if DataType.FASTQ in data_types and wants_secondary and primary_prefix == secondary_prefix:
-        problems.append(
-            "Conflicting fields: primaryDataPathPrefix and secondaryAnalysisPathPrefix must "
-            f"differ when both data types are requested (both are {primary_prefix!r})."
-        )
-    if problems:
-        raise DomainError(
-            "Invalid package request: " + " ".join(problems), details={"problems": problems}
-        )
-
-    return PackageRequest(
-        data_type_list=list(data_types),
+    request = PackageRequest(
+        data_type_list=_data_types(values.get("data_type_list"), problems),
         library_id_list=lists["library_id_list"],
         subject_id_list=lists["subject_id_list"],
         individual_id_list=lists["individual_id_list"],
@@ -266,11 +196,87 @@ def package_request_parse(data: Any) -> PackageRequest:
         portal_run_id_list=lists["portal_run_id_list"],
         portal_run_id_exclusion_list=lists["portal_run_id_exclusion_list"],
         secondary_analysis_type_list=lists["secondary_analysis_type_list"],
-        defrost_archived_fastqs=defrost,
-        use_workflow_filters=use_filters,
-        primary_data_path_prefix=primary_prefix,
-        secondary_analysis_path_prefix=secondary_prefix,
+        defrost_archived_fastqs=_bool(
+            "defrost_archived_fastqs", values.get("defrost_archived_fastqs"), False, problems
+        ),
+        use_workflow_filters=_bool(
+            "use_workflow_filters", values.get("use_workflow_filters"), True, problems
+        ),
+        primary_data_path_prefix=_prefix(
+            "primary_data_path_prefix",
+            values.get("primary_data_path_prefix"),
+            DEFAULT_PRIMARY_PREFIX,
+            problems,
+        ),
+        secondary_analysis_path_prefix=_prefix(
+            "secondary_analysis_path_prefix",
+            values.get("secondary_analysis_path_prefix"),
+            DEFAULT_SECONDARY_PREFIX,
+            problems,
+        ),
     )
+    problems += _conflicts(request)
+    if problems:
+        raise DomainError(
+            "Invalid package request: " + " ".join(problems), details={"problems": problems}
+        )
+    return request
+
+
+def _data_types(value: Any, problems: list[str]) -> list[str]:
+    """The requested data types in canonical order (empty, with a problem, when invalid)."""
+    valid_types = [t.value for t in DataType]
+    if value is None or value == []:
+        problems.append(f"dataTypeList is required: one or more of {', '.join(valid_types)}.")
+        return []
+    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+        problems.append("dataTypeList must be a list of strings.")
+        return []
+    bad = [t for t in value if t not in valid_types]
+    if bad:
+        problems.append(
+            f"dataTypeList: unknown data type(s) {', '.join(repr(t[:40]) for t in bad[:5])}; "
+            f"use {' and/or '.join(valid_types)}."
+        )
+    return [t for t in valid_types if t in value]
+
+
+def _conflicts(request: PackageRequest) -> list[str]:
+    """Fields that are valid alone but not together, and a request that selects nothing."""
+    problems = []
+    given_metadata = [name for name in METADATA_LISTS if getattr(request, name)]
+    if len(given_metadata) > 1:
+        problems.append(
+            "Conflicting fields: give only one of libraryIdList, subjectIdList, "
+            f"individualIdList or projectIdList (got {', '.join(camel(n) for n in given_metadata)})."
+        )
+    if not given_metadata and not request.instrument_run_id_list:
+        problems.append(
+            "Select libraries: give one of libraryIdList, subjectIdList, individualIdList or "
+            "projectIdList, and/or instrumentRunIdList (every library on those runs)."
+        )
+    for name in ("portal_run_id_list", "secondary_analysis_type_list"):
+        if getattr(request, name) and request.data_type_list and not request.wants_secondary:
+            problems.append(
+                f"Conflicting fields: {camel(name)} is given but dataTypeList does not include "
+                "secondaryAnalysis."
+            )
+    if request.portal_run_id_list and request.secondary_analysis_type_list:
+        problems.append(
+            "Conflicting fields: give portalRunIdList (those runs) or secondaryAnalysisTypeList "
+            "(the latest successful run of each type), not both."
+        )
+    if (
+        request.wants_fastq
+        and request.wants_secondary
+        and request.primary_data_path_prefix == request.secondary_analysis_path_prefix
+    ):
+        problems.append(
+            "Conflicting fields: primaryDataPathPrefix and secondaryAnalysisPathPrefix must "
+            "differ when both data types are requested "
+            f"(both are {request.primary_data_path_prefix!r})."
+        )
+    return problems
 
 
 def package_request_from_stored(stored: dict[str, Any]) -> PackageRequest:

@@ -92,81 +92,10 @@ def package_selection_check(*, request: PackageRequest) -> Selection:
     """Resolve the request's ids against the catalog; a 400 DomainError lists every unknown id and
     every portal run that does not belong to the selected libraries."""
     unknown: dict[str, list[str]] = {}
-    library_filter: Q | None = None
-
-    if request.library_id_list:
-        bases = {base_library_id(i): i for i in request.library_id_list}
-        found = set(
-            Library.objects.filter(library_id__in=list(bases)).values_list("library_id", flat=True)
-        )
-        missing = [written for base, written in bases.items() if base not in found]
-        if missing:
-            unknown["library_id_list"] = missing
-        library_filter = Q(library_id__in=list(found))
-    elif request.subject_id_list:
-        ids = request.subject_id_list
-        rows = list(
-            Subject.objects.filter(
-                Q(internal_subject_id__in=ids) | Q(external_subject_id__in=ids)
-            ).values_list("pk", "internal_subject_id", "external_subject_id")
-        )
-        matched = {r[1] for r in rows} | {r[2] for r in rows}
-        missing = [i for i in ids if i not in matched]
-        if missing:
-            unknown["subject_id_list"] = missing
-        library_filter = Q(subject_id__in=[r[0] for r in rows])
-    elif request.individual_id_list:
-        ids = request.individual_id_list
-        individuals = dict(
-            Individual.objects.filter(individual_id__in=ids).values_list("individual_id", "pk")
-        )
-        missing = [i for i in ids if i not in individuals]
-        if missing:
-            unknown["individual_id_list"] = missing
-        library_filter = Q(subject__individual_id__in=list(individuals.values()))
-    elif request.project_id_list:
-        ids = request.project_id_list
-        projects = dict(Project.objects.filter(project_id__in=ids).values_list("project_id", "pk"))
-        missing = [i for i in ids if i not in projects]
-        if missing:
-            unknown["project_id_list"] = missing
-        library_filter = Q(projects__in=list(projects.values()))
-
-    run_pks: list[int] | None = None
-    if request.instrument_run_id_list:
-        runs = dict(
-            SequencingRun.objects.filter(
-                instrument_run_id__in=request.instrument_run_id_list
-            ).values_list("instrument_run_id", "pk")
-        )
-        missing = [i for i in request.instrument_run_id_list if i not in runs]
-        if missing:
-            unknown["instrument_run_id_list"] = missing
-        run_pks = list(runs.values())
-
-    portal_ids = set(request.portal_run_id_list or []) | set(
-        request.portal_run_id_exclusion_list or []
-    )
-    runs_by_portal_id: dict[str, tuple[int, str, str]] = {}
-    if portal_ids:
-        runs_by_portal_id = {
-            portal_run_id: (pk, status, name)
-            for pk, portal_run_id, status, name in WorkflowRun.objects.filter(
-                portal_run_id__in=portal_ids
-            ).values_list("pk", "portal_run_id", "status", "workflow_name")
-        }
-        for name in ("portal_run_id_list", "portal_run_id_exclusion_list"):
-            missing = [i for i in getattr(request, name) or [] if i not in runs_by_portal_id]
-            if missing:
-                unknown[name] = missing
-
-    workflow_names = request.secondary_analysis_type_list
-    if workflow_names:
-        known = _known_workflow_names(workflow_names, filter_set_load(include_disabled=True))
-        missing = [n for n in workflow_names if n not in known]
-        if missing:
-            unknown["secondary_analysis_type_list"] = missing
-
+    library_filter = _library_filter(request, unknown)
+    run_pks = _instrument_run_pks(request, unknown)
+    runs_by_portal_id = _portal_runs(request, unknown)
+    _check_workflow_names(request, unknown)
     if unknown:
         raise DomainError(
             "Unknown ids in the request: "
@@ -174,7 +103,118 @@ def package_selection_check(*, request: PackageRequest) -> Selection:
             + ".",
             details={"unknown": {camel(name): sorted(ids) for name, ids in unknown.items()}},
         )
+    libraries = _selected_libraries(request, library_filter, run_pks)
+    excluded = {
+        runs_by_portal_id[i].pk
+        for i in request.portal_run_id_exclusion_list or []
+        if i in runs_by_portal_id
+    }
+    return Selection(
+        libraries=libraries,
+        instrument_run_pks=run_pks,
+        explicit_run_pks=_explicit_run_pks(request, runs_by_portal_id, excluded, libraries),
+        excluded_run_pks=excluded,
+        workflow_names=request.secondary_analysis_type_list,
+    )
 
+
+def _library_filter(request: PackageRequest, unknown: dict[str, list[str]]) -> Q | None:
+    """The libraries the request's metadata list selects (None: no such list); ids the catalog
+    does not know go to `unknown`."""
+    if request.library_id_list:
+        bases = {base_library_id(i): i for i in request.library_id_list}
+        found = set(
+            Library.objects.filter(library_id__in=list(bases)).values_list("library_id", flat=True)
+        )
+        _record_missing(
+            unknown,
+            "library_id_list",
+            [written for base, written in bases.items() if base not in found],
+        )
+        return Q(library_id__in=list(found))
+    if request.subject_id_list:
+        ids = request.subject_id_list
+        rows = list(
+            Subject.objects.filter(
+                Q(internal_subject_id__in=ids) | Q(external_subject_id__in=ids)
+            ).values_list("pk", "internal_subject_id", "external_subject_id")
+        )
+        matched = {internal for _, internal, _ in rows} | {external for _, _, external in rows}
+        _record_missing(unknown, "subject_id_list", [i for i in ids if i not in matched])
+        return Q(subject_id__in=[pk for pk, _, _ in rows])
+    if request.individual_id_list:
+        ids = request.individual_id_list
+        individuals = dict(
+            Individual.objects.filter(individual_id__in=ids).values_list("individual_id", "pk")
+        )
+        _record_missing(unknown, "individual_id_list", [i for i in ids if i not in individuals])
+        return Q(subject__individual_id__in=list(individuals.values()))
+    if request.project_id_list:
+        ids = request.project_id_list
+        projects = dict(Project.objects.filter(project_id__in=ids).values_list("project_id", "pk"))
+        _record_missing(unknown, "project_id_list", [i for i in ids if i not in projects])
+        return Q(projects__in=list(projects.values()))
+    return None
+
+
+def _record_missing(unknown: dict[str, list[str]], name: str, missing: list[str]) -> None:
+    if missing:
+        unknown[name] = missing
+
+
+def _instrument_run_pks(request: PackageRequest, unknown: dict[str, list[str]]) -> list[int] | None:
+    if not request.instrument_run_id_list:
+        return None
+    runs = dict(
+        SequencingRun.objects.filter(
+            instrument_run_id__in=request.instrument_run_id_list
+        ).values_list("instrument_run_id", "pk")
+    )
+    _record_missing(
+        unknown,
+        "instrument_run_id_list",
+        [i for i in request.instrument_run_id_list if i not in runs],
+    )
+    return list(runs.values())
+
+
+@dataclass(frozen=True)
+class _PortalRun:
+    pk: int
+    status: str
+
+
+def _portal_runs(request: PackageRequest, unknown: dict[str, list[str]]) -> dict[str, _PortalRun]:
+    """The workflow runs the request names (to package or to exclude), by portal run id."""
+    portal_ids = set(request.portal_run_id_list or []) | set(
+        request.portal_run_id_exclusion_list or []
+    )
+    if not portal_ids:
+        return {}
+    runs = {
+        portal_run_id: _PortalRun(pk, status)
+        for pk, portal_run_id, status in WorkflowRun.objects.filter(
+            portal_run_id__in=portal_ids
+        ).values_list("pk", "portal_run_id", "status")
+    }
+    for name in ("portal_run_id_list", "portal_run_id_exclusion_list"):
+        _record_missing(unknown, name, [i for i in getattr(request, name) or [] if i not in runs])
+    return runs
+
+
+def _check_workflow_names(request: PackageRequest, unknown: dict[str, list[str]]) -> None:
+    workflow_names = request.secondary_analysis_type_list
+    if workflow_names:
+        known = _known_workflow_names(workflow_names, filter_set_load(include_disabled=True))
+        _record_missing(
+            unknown, "secondary_analysis_type_list", [n for n in workflow_names if n not in known]
+        )
+
+
+def _selected_libraries(
+    request: PackageRequest, library_filter: Q | None, run_pks: list[int] | None
+) -> QuerySet[Library]:
+    """The selected libraries as a lazy query; a 400 DomainError when there are none."""
     libraries = Library.objects.all()
     if library_filter is not None:
         libraries = libraries.filter(library_filter)
@@ -195,53 +235,50 @@ def package_selection_check(*, request: PackageRequest) -> Selection:
             else ""
         )
         raise DomainError(f"The request selects no libraries: {what} has no libraries{on_runs}.")
+    return libraries
 
-    excluded = {
-        runs_by_portal_id[i][0]
-        for i in request.portal_run_id_exclusion_list or []
-        if i in runs_by_portal_id
+
+def _explicit_run_pks(
+    request: PackageRequest,
+    runs_by_portal_id: dict[str, _PortalRun],
+    excluded: set[int],
+    libraries: QuerySet[Library],
+) -> list[int] | None:
+    """The requested portal runs not excluded (None: none requested, the latest successful ones
+    are packaged); each must be successful and belong to a selected library."""
+    if not request.portal_run_id_list:
+        return None
+    wanted = {
+        i: runs_by_portal_id[i]
+        for i in request.portal_run_id_list
+        if runs_by_portal_id[i].pk not in excluded
     }
-    explicit: list[int] | None = None
-    if request.portal_run_id_list:
-        wanted = {
-            i: runs_by_portal_id[i]
-            for i in request.portal_run_id_list
-            if runs_by_portal_id[i][0] not in excluded
-        }
-        through = WorkflowRun.libraries.through
-        owned = set(
-            through.objects.filter(
-                workflowrun_id__in=[pk for pk, _, _ in wanted.values()],
-                library_id__in=libraries.values("pk"),
-            ).values_list("workflowrun_id", flat=True)
-        )
-        foreign = [i for i, (pk, _, _) in wanted.items() if pk not in owned]
-        if foreign:
-            raise DomainError(
-                "portalRunIdList: these workflow runs do not belong to any of the selected "
-                f"libraries: {_listing(foreign)}.",
-                details={"portalRunsNotOfSelectedLibraries": sorted(foreign)},
-            )
-        failed = [
-            f"{i} ({status})"
-            for i, (_, status, _) in wanted.items()
-            if status.upper() not in WorkflowRun.SUCCESS_STATUSES
-        ]
-        if failed:
-            raise DomainError(
-                "portalRunIdList: only successful workflow runs can be packaged; not successful: "
-                f"{_listing(failed)}.",
-                details={"unsuccessfulPortalRuns": sorted(failed)},
-            )
-        explicit = sorted(pk for pk, _, _ in wanted.values())
-
-    return Selection(
-        libraries=libraries,
-        instrument_run_pks=run_pks,
-        explicit_run_pks=explicit,
-        excluded_run_pks=excluded,
-        workflow_names=workflow_names,
+    through = WorkflowRun.libraries.through
+    owned = set(
+        through.objects.filter(
+            workflowrun_id__in=[run.pk for run in wanted.values()],
+            library_id__in=libraries.values("pk"),
+        ).values_list("workflowrun_id", flat=True)
     )
+    foreign = [i for i, run in wanted.items() if run.pk not in owned]
+    if foreign:
+        raise DomainError(
+            "portalRunIdList: these workflow runs do not belong to any of the selected "
+            f"libraries: {_listing(foreign)}.",
+            details={"portalRunsNotOfSelectedLibraries": sorted(foreign)},
+        )
+    failed = [
+        f"{i} ({run.status})"
+        for i, run in wanted.items()
+        if run.status.upper() not in WorkflowRun.SUCCESS_STATUSES
+    ]
+    if failed:
+        raise DomainError(
+            "portalRunIdList: only successful workflow runs can be packaged; not successful: "
+            f"{_listing(failed)}.",
+            details={"unsuccessfulPortalRuns": sorted(failed)},
+        )
+    return sorted(run.pk for run in wanted.values())
 
 
 # --- Contents -----------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -175,6 +175,34 @@ class Totals:
         return self.archived_files + self.restoring_files
 
 
+@dataclass(frozen=True)
+class LibraryFastqBytes:
+    """FASTQ bytes of one library (the library chart)."""
+
+    library_id: str
+    readable_bytes: int
+    # Archived and not restored (or still restoring).
+    archived_bytes: int
+
+    @property
+    def total_bytes(self) -> int:
+        return self.readable_bytes + self.archived_bytes
+
+
+@dataclass(frozen=True)
+class RunFastqFiles:
+    """FASTQ files of one instrument run (the run chart)."""
+
+    instrument_run_id: str
+    readable_files: int
+    # Archived and not restored (or still restoring).
+    archived_files: int
+
+    @property
+    def total_files(self) -> int:
+        return self.readable_files + self.archived_files
+
+
 @dataclass
 class ReportContent:
     package_id: str
@@ -189,10 +217,9 @@ class ReportContent:
     totals: Totals
     breakdowns: list[Breakdown]
     tables: list[Table]
-    # FASTQ bytes per library, for the chart: (library id, readable bytes, archived bytes).
-    library_fastq_bytes: list[tuple[str, int, int]]
-    # Files per instrument run, for the chart: (run id, readable files, archived files).
-    run_files: list[tuple[str, int, int]]
+    # For the charts, largest library first; runs by id.
+    library_fastq_bytes: list[LibraryFastqBytes]
+    run_files: list[RunFastqFiles]
 
     def table(self, key: str) -> Table:
         for table in self.tables:
@@ -341,191 +368,227 @@ _FILE_FIELDS = (
 )
 
 
-def report_content_build(*, package: Package) -> ReportContent:
-    """Everything the HTML and PDF reports show, from the package's frozen rows."""
-    libraries = {
-        row.library_id: _Library(row.library_id, dict(row.metadata or {}))
-        for row in PackageLibrary.objects.filter(package=package).order_by("library_id")
-    }
-    analyses = list(
-        PackageAnalysis.objects.filter(package=package).order_by("workflow_name", "portal_run_id")
+@dataclass
+class _FrozenPackage:
+    """The package's frozen rows: one query per table."""
+
+    libraries: dict[str, _Library]
+    analyses: list[PackageAnalysis]
+    # Named rows of _FILE_FIELDS, by relative path.
+    files: list[Any]
+
+    @functools.cached_property
+    def analysis_by_run(self) -> dict[str, PackageAnalysis]:
+        return {analysis.portal_run_id: analysis for analysis in self.analyses}
+
+    def library_for(self, library_id: str) -> _Library | None:
+        """The library a file was frozen under; topups and reruns under their base library."""
+        return self.libraries.get(library_id) or self.libraries.get(base_library_id(library_id))
+
+
+def _frozen_package_load(package: Package) -> _FrozenPackage:
+    return _FrozenPackage(
+        libraries={
+            row.library_id: _Library(row.library_id, dict(row.metadata or {}))
+            for row in PackageLibrary.objects.filter(package=package).order_by("library_id")
+        },
+        analyses=list(
+            PackageAnalysis.objects.filter(package=package).order_by(
+                "workflow_name", "portal_run_id"
+            )
+        ),
+        files=list(
+            PackageFile.objects.filter(package=package)
+            .order_by("relative_path")
+            .values_list(*_FILE_FIELDS, named=True)
+        ),
     )
-    files = list(
-        PackageFile.objects.filter(package=package)
-        .order_by("relative_path")
-        .values_list(*_FILE_FIELDS)
+
+
+@dataclass
+class _LibraryFastqTally:
+    files: int = 0
+    readable_bytes: int = 0
+    # Archived and not restored (or still restoring).
+    archived_bytes: int = 0
+
+
+@dataclass
+class _FileCount:
+    files: int = 0
+    bytes: int = 0
+
+
+@dataclass
+class _RunTally:
+    row: BreakdownRow
+    library_ids: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class _RunPeople:
+    """Whom a workflow run's outputs are about, as the secondary files table shows it."""
+
+    library_ids: str
+    subject_ids: str
+    projects: list[str]
+
+
+@dataclass
+class _Tally:
+    """The report's statistics and file tables, accumulated file by file, then run by run."""
+
+    frozen: _FrozenPackage
+    totals: Totals = field(default_factory=Totals)
+    archived_by_class: Counter[str] = field(default_factory=Counter)
+    by_type: dict[str, BreakdownRow] = field(
+        default_factory=lambda: {
+            DataType.FASTQ: BreakdownRow("FASTQ"),
+            DataType.SECONDARY_ANALYSIS: BreakdownRow("Secondary analysis"),
+        }
     )
+    by_project: dict[str, BreakdownRow] = field(default_factory=dict)
+    by_run: dict[str, _RunTally] = field(default_factory=dict)
+    by_workflow: dict[str, BreakdownRow] = field(default_factory=dict)
+    library_fastqs: defaultdict[str, _LibraryFastqTally] = field(
+        default_factory=lambda: defaultdict(_LibraryFastqTally)
+    )
+    analysis_files: defaultdict[str, _FileCount] = field(
+        default_factory=lambda: defaultdict(_FileCount)
+    )
+    analyses_per_library: Counter[str] = field(default_factory=Counter)
+    fastq_table: Table = field(default_factory=lambda: _fastq_table())
+    files_table: Table = field(default_factory=lambda: _secondary_files_table())
+    analyses_table: Table = field(default_factory=lambda: _analyses_table())
+    _people: dict[tuple[str, str], _RunPeople] = field(default_factory=dict)
 
-    def library_for(library_id: str) -> _Library | None:
-        return libraries.get(library_id) or libraries.get(base_library_id(library_id))
+    def __post_init__(self) -> None:
+        self.totals.libraries = len(self.frozen.libraries)
+        self.totals.analyses = len(self.frozen.analyses)
 
-    analysis_by_run = {analysis.portal_run_id: analysis for analysis in analyses}
-    totals = Totals(libraries=len(libraries), analyses=len(analyses))
-    archived_by_class: Counter[str] = Counter()
+    def add_file(self, file: Any) -> None:
+        state = archive_state(file.storage_class, file.restore_state)
+        not_readable = state in (ARCHIVED, RESTORING)
+        self._count_archive_state(file, state, not_readable)
+        type_row = self.by_type.setdefault(file.data_type, BreakdownRow(str(file.data_type)))
+        _count(type_row, file.size, not_readable)
+        file_name = file.relative_path.rsplit("/", 1)[-1]
+        if file.data_type == DataType.FASTQ:
+            self._add_fastq(file, file_name, state, not_readable)
+        else:
+            self._add_secondary_file(file, file_name, state, not_readable)
 
-    fastq_table = _fastq_table()
-    files_table = _secondary_files_table()
-    # Per library: FASTQ files, readable bytes, archived (not restored) bytes.
-    library_fastq: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    run_stats: dict[str, dict[str, Any]] = {}
-    project_stats: dict[str, BreakdownRow] = {}
-    project_libraries: dict[str, set[str]] = defaultdict(set)
-    workflow_stats: dict[str, BreakdownRow] = {}
-    analysis_files: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # files, bytes
-    type_stats = {
-        DataType.FASTQ: BreakdownRow("FASTQ"),
-        DataType.SECONDARY_ANALYSIS: BreakdownRow("Secondary analysis"),
-    }
+    def _count_archive_state(self, file: Any, state: str, not_readable: bool) -> None:
+        if state == ARCHIVED:
+            self.totals.archived_files += 1
+        elif state == RESTORING:
+            self.totals.restoring_files += 1
+        elif state == RESTORED:
+            self.totals.restored_files += 1
+        if not_readable:
+            self.totals.archived_bytes += file.size
+            self.archived_by_class[file.storage_class] += 1
 
-    for library in libraries.values():
-        for project in library.projects or [NO_PROJECT]:
-            project_libraries[project].add(library.library_id)
+    def _add_fastq(self, file: Any, file_name: str, state: str, not_readable: bool) -> None:
+        self.totals.fastq_files += 1
+        self.totals.fastq_bytes += file.size
+        self.totals.archived_fastq_files += not_readable
+        library = self.frozen.library_for(file.library_id)
+        projects = library.projects if library else []
+        self.fastq_table.rows.append(
+            [
+                file.library_id,
+                library.sample_id if library else "",
+                library.subject_id if library else "",
+                ", ".join(projects),
+                file.instrument_run_id,
+                file.lane,
+                f"R{file.read_number}" if file.read_number else "",
+                file_name,
+                compression_of(file_name),
+                file.size,
+                file.size,
+                file.relative_path,
+                file.storage_class,
+                state,
+            ]
+        )
+        library_fastqs = self.library_fastqs[file.library_id]
+        library_fastqs.files += 1
+        if not_readable:
+            library_fastqs.archived_bytes += file.size
+        else:
+            library_fastqs.readable_bytes += file.size
+        run_id = file.instrument_run_id or "(no run)"
+        run = self.by_run.setdefault(run_id, _RunTally(BreakdownRow(run_id)))
+        _count(run.row, file.size, not_readable)
+        run.library_ids.add(file.library_id)
+        self._add_to_projects(projects or [NO_PROJECT], file.size, not_readable)
 
-    people_cache: dict[tuple[str, str], tuple[str, str, list[str]]] = {}
+    def _add_secondary_file(
+        self, file: Any, file_name: str, state: str, not_readable: bool
+    ) -> None:
+        self.totals.secondary_files += 1
+        self.totals.secondary_bytes += file.size
+        self.totals.archived_secondary_files += not_readable
+        analysis = self.frozen.analysis_by_run.get(file.portal_run_id)
+        workflow = file.workflow_name or (analysis.workflow_name if analysis else "")
+        people = self._run_people(file.portal_run_id, file.library_id)
+        self.files_table.rows.append(
+            [
+                workflow,
+                file.portal_run_id,
+                people.library_ids,
+                people.subject_ids,
+                file_name,
+                file_type_of(file_name),
+                file.size,
+                file.size,
+                file.relative_path,
+                file.storage_class,
+                state,
+            ]
+        )
+        counts = self.analysis_files[file.portal_run_id]
+        counts.files += 1
+        counts.bytes += file.size
+        workflow_key = workflow or "(unknown)"
+        workflow_row = self.by_workflow.setdefault(workflow_key, BreakdownRow(workflow_key, runs=0))
+        _count(workflow_row, file.size, not_readable)
+        self._add_to_projects(people.projects or [NO_PROJECT], file.size, not_readable)
 
-    def analysis_people(portal_run_id: str, library_id: str) -> tuple[str, str, list[str]]:
-        """(libraries, subjects, projects) of a workflow run, computed once per run."""
-        cached = people_cache.get((portal_run_id, library_id))
+    def _add_to_projects(self, projects: Iterable[str], size: int, not_readable: bool) -> None:
+        for project in projects:
+            _count(self.by_project.setdefault(project, BreakdownRow(project)), size, not_readable)
+
+    def _run_people(self, portal_run_id: str, library_id: str) -> _RunPeople:
+        """Computed once per workflow run (and library, for files frozen without a run)."""
+        cached = self._people.get((portal_run_id, library_id))
         if cached is None:
-            analysis = analysis_by_run.get(portal_run_id)
+            analysis = self.frozen.analysis_by_run.get(portal_run_id)
             run_libraries = [str(item) for item in (analysis.library_ids if analysis else [])]
             run_libraries = run_libraries or ([library_id] if library_id else [])
             projects = sorted(
                 {
                     project
                     for item in run_libraries
-                    for project in (_projects_of(library_for(item)) or [NO_PROJECT])
+                    for project in (_projects_of(self.frozen.library_for(item)) or [NO_PROJECT])
                 }
             )
-            cached = (
-                ", ".join(run_libraries),
-                ", ".join(_subjects(run_libraries, library_for)),
-                projects or [NO_PROJECT],
+            cached = _RunPeople(
+                library_ids=", ".join(run_libraries),
+                subject_ids=", ".join(_subjects(run_libraries, self.frozen.library_for)),
+                projects=projects or [NO_PROJECT],
             )
-            people_cache[(portal_run_id, library_id)] = cached
+            self._people[(portal_run_id, library_id)] = cached
         return cached
 
-    def add_to_projects(projects: Iterable[str], size: int, archived: bool) -> None:
-        for project in projects:
-            row = project_stats.setdefault(project, BreakdownRow(project))
-            row.files += 1
-            row.size += size
-            row.archived_files += archived
-
-    for (
-        relative_path,
-        data_type,
-        size,
-        storage_class,
-        restore_state,
-        library_id,
-        instrument_run_id,
-        lane,
-        read_number,
-        portal_run_id,
-        workflow_name,
-    ) in files:
-        state = archive_state(storage_class, restore_state)
-        not_readable = state in (ARCHIVED, RESTORING)
-        if state == ARCHIVED:
-            totals.archived_files += 1
-        elif state == RESTORING:
-            totals.restoring_files += 1
-        elif state == RESTORED:
-            totals.restored_files += 1
-        if not_readable:
-            totals.archived_bytes += size
-            archived_by_class[storage_class] += 1
-        type_row = type_stats.get(data_type) or type_stats.setdefault(
-            data_type, BreakdownRow(str(data_type))
-        )
-        type_row.files += 1
-        type_row.size += size
-        type_row.archived_files += not_readable
-        file_name = relative_path.rsplit("/", 1)[-1]
-
-        if data_type == DataType.FASTQ:
-            totals.fastq_files += 1
-            totals.fastq_bytes += size
-            totals.archived_fastq_files += not_readable
-            fastq_library = library_for(library_id)
-            projects = fastq_library.projects if fastq_library else []
-            fastq_table.rows.append(
-                [
-                    library_id,
-                    fastq_library.sample_id if fastq_library else "",
-                    fastq_library.subject_id if fastq_library else "",
-                    ", ".join(projects),
-                    instrument_run_id,
-                    lane,
-                    f"R{read_number}" if read_number else "",
-                    file_name,
-                    compression_of(file_name),
-                    size,
-                    size,
-                    relative_path,
-                    storage_class,
-                    state,
-                ]
-            )
-            stats = library_fastq[library_id]
-            stats[0] += 1
-            if not_readable:
-                stats[2] += size
-            else:
-                stats[1] += size
-            run = run_stats.setdefault(
-                instrument_run_id or "(no run)",
-                {"row": BreakdownRow(instrument_run_id or "(no run)"), "libraries": set()},
-            )
-            run["row"].files += 1
-            run["row"].size += size
-            run["row"].archived_files += not_readable
-            run["libraries"].add(library_id)
-            add_to_projects(projects or [NO_PROJECT], size, not_readable)
-        else:
-            totals.secondary_files += 1
-            totals.secondary_bytes += size
-            totals.archived_secondary_files += not_readable
-            analysis = analysis_by_run.get(portal_run_id)
-            workflow = workflow_name or (analysis.workflow_name if analysis else "")
-            run_libraries, run_subjects, projects = analysis_people(portal_run_id, library_id)
-            files_table.rows.append(
-                [
-                    workflow,
-                    portal_run_id,
-                    run_libraries,
-                    run_subjects,
-                    file_name,
-                    file_type_of(file_name),
-                    size,
-                    size,
-                    relative_path,
-                    storage_class,
-                    state,
-                ]
-            )
-            counts = analysis_files[portal_run_id]
-            counts[0] += 1
-            counts[1] += size
-            workflow_row = workflow_stats.setdefault(
-                workflow or "(unknown)", BreakdownRow(workflow or "(unknown)", runs=0)
-            )
-            workflow_row.files += 1
-            workflow_row.size += size
-            workflow_row.archived_files += not_readable
-            add_to_projects(projects or [NO_PROJECT], size, not_readable)
-
-    totals.archived_by_storage_class = dict(sorted(archived_by_class.items()))
-
-    analyses_table = _analyses_table()
-    analyses_per_library: Counter[str] = Counter()
-    for analysis in analyses:
+    def add_analysis(self, analysis: PackageAnalysis) -> None:
+        """After every file: the run's row shows how many of its files the package holds."""
         library_ids = [str(item) for item in analysis.library_ids or []]
-        for library_id in library_ids:
-            analyses_per_library[library_id] += 1
-        count, size = analysis_files.get(analysis.portal_run_id, [0, 0])
-        analyses_table.rows.append(
+        self.analyses_per_library.update(library_ids)
+        files = self.analysis_files.get(analysis.portal_run_id, _FileCount())
+        self.analyses_table.rows.append(
             [
                 analysis.workflow_name,
                 analysis.portal_run_id,
@@ -534,53 +597,134 @@ def report_content_build(*, package: Package) -> ReportContent:
                 utc_text(analysis.start_time),
                 utc_text(analysis.end_time),
                 ", ".join(library_ids),
-                ", ".join(_subjects(library_ids, library_for)),
-                count,
-                size,
-                size,
+                ", ".join(_subjects(library_ids, self.frozen.library_for)),
+                files.files,
+                files.bytes,
+                files.bytes,
             ]
         )
-        workflow_row = workflow_stats.setdefault(
+        workflow_row = self.by_workflow.setdefault(
             analysis.workflow_name, BreakdownRow(analysis.workflow_name, runs=0)
         )
         workflow_row.runs = (workflow_row.runs or 0) + 1
 
+
+def _count(row: BreakdownRow, size: int, not_readable: bool) -> None:
+    row.files += 1
+    row.size += size
+    row.archived_files += not_readable
+
+
+def report_content_build(*, package: Package) -> ReportContent:
+    """Everything the HTML and PDF reports show, from the package's frozen rows."""
+    frozen = _frozen_package_load(package)
+    tally = _Tally(frozen)
+    for file in frozen.files:
+        tally.add_file(file)
+    for analysis in frozen.analyses:
+        tally.add_analysis(analysis)
+    tally.totals.archived_by_storage_class = dict(sorted(tally.archived_by_class.items()))
+    run_rows = _run_rows(tally.by_run)
+    request = dict(package.request or {})
+    return ReportContent(
+        package_id=package.id,
+        package_name=package.package_name,
+        requested_by=package.requested_by.get_username() if package.requested_by else "",
+        request_time=package.request_time,
+        completion_time=package.completion_time,
+        expires_at=package.expires_at,
+        generated_at=timezone.now(),
+        data_types=[str(item) for item in _list(request.get("data_type_list"))],
+        request_items=_request_items(request),
+        totals=tally.totals,
+        breakdowns=_breakdowns(tally, run_rows),
+        tables=[
+            _metadata_table_with_counts(tally),
+            tally.fastq_table,
+            tally.analyses_table,
+            tally.files_table,
+        ],
+        library_fastq_bytes=sorted(
+            (
+                LibraryFastqBytes(library_id, stats.readable_bytes, stats.archived_bytes)
+                for library_id, stats in tally.library_fastqs.items()
+            ),
+            key=lambda library: (-library.total_bytes, library.library_id),
+        ),
+        run_files=[
+            RunFastqFiles(row.label, row.files - row.archived_files, row.archived_files)
+            for row in run_rows
+        ],
+    )
+
+
+def _metadata_table_with_counts(tally: _Tally) -> Table:
+    """The metadata table, each library with its FASTQ files and bytes and its analyses."""
+    libraries = tally.frozen.libraries
     # Topup / rerun FASTQs may be frozen under their own id; count them with their base library.
-    fastq_per_library: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for library_id, stats in library_fastq.items():
-        owner = library_id if library_id in libraries else base_library_id(library_id)
-        fastq_per_library[owner][0] += stats[0]
-        fastq_per_library[owner][1] += stats[1] + stats[2]
-    metadata_table = _metadata_table(libraries.values())
-    for metadata_row, library in zip(metadata_table.rows, libraries.values(), strict=True):
-        files_count, size = fastq_per_library.get(library.library_id, [0, 0])
-        metadata_row.extend(
-            [files_count, size, size, analyses_per_library.get(library.library_id, 0)]
+    fastqs_per_library: defaultdict[str, _FileCount] = defaultdict(_FileCount)
+    for library_id, stats in tally.library_fastqs.items():
+        owner = fastqs_per_library[
+            library_id if library_id in libraries else base_library_id(library_id)
+        ]
+        owner.files += stats.files
+        owner.bytes += stats.readable_bytes + stats.archived_bytes
+    table = _metadata_table(libraries.values())
+    for row, library in zip(table.rows, libraries.values(), strict=True):
+        fastqs = fastqs_per_library.get(library.library_id, _FileCount())
+        row.extend(
+            [
+                fastqs.files,
+                fastqs.bytes,
+                fastqs.bytes,
+                tally.analyses_per_library.get(library.library_id, 0),
+            ]
         )
+    return table
 
-    project_rows: list[BreakdownRow] = []
-    for project in sorted(set(project_stats) | set(project_libraries)):
-        project_row = project_stats.get(project) or BreakdownRow(project)
-        project_row.libraries = len(project_libraries.get(project, ()))
-        project_rows.append(project_row)
-    run_rows: list[BreakdownRow] = []
-    for run_id in sorted(run_stats):
-        run_row: BreakdownRow = run_stats[run_id]["row"]
-        run_row.libraries = len(run_stats[run_id]["libraries"])
-        run_rows.append(run_row)
 
-    breakdowns = [
+def _run_rows(by_run: dict[str, _RunTally]) -> list[BreakdownRow]:
+    rows = []
+    for run_id in sorted(by_run):
+        run = by_run[run_id]
+        run.row.libraries = len(run.library_ids)
+        rows.append(run.row)
+    return rows
+
+
+def _project_rows(tally: _Tally) -> list[BreakdownRow]:
+    """Every project with files or libraries; libraries counted from the metadata snapshot."""
+    project_libraries: defaultdict[str, set[str]] = defaultdict(set)
+    for library in tally.frozen.libraries.values():
+        for project in library.projects or [NO_PROJECT]:
+            project_libraries[project].add(library.library_id)
+    rows: list[BreakdownRow] = []
+    for project in sorted(set(tally.by_project) | set(project_libraries)):
+        row = tally.by_project.get(project) or BreakdownRow(project)
+        row.libraries = len(project_libraries.get(project, ()))
+        rows.append(row)
+    return rows
+
+
+def _breakdowns(tally: _Tally, run_rows: list[BreakdownRow]) -> list[Breakdown]:
+    in_several_projects = any(
+        len(library.projects) > 1 for library in tally.frozen.libraries.values()
+    )
+    return [
         Breakdown(
-            "data_type", "By data type", "Data type", [r for r in type_stats.values() if r.files]
+            "data_type",
+            "By data type",
+            "Data type",
+            [row for row in tally.by_type.values() if row.files],
         ),
         Breakdown(
             "project",
             "By project",
             "Project",
-            project_rows,
+            _project_rows(tally),
             count_header="Libraries",
             note="A file of a library in several projects counts in each of them."
-            if any(len(lib.projects) > 1 for lib in libraries.values())
+            if in_several_projects
             else "",
         ),
         Breakdown(
@@ -594,42 +738,19 @@ def report_content_build(*, package: Package) -> ReportContent:
             "workflow",
             "By workflow (secondary analyses)",
             "Workflow",
-            [workflow_stats[name] for name in sorted(workflow_stats)],
+            [tally.by_workflow[name] for name in sorted(tally.by_workflow)],
             count_header="Runs",
         ),
     ]
-
-    requested_by = package.requested_by.get_username() if package.requested_by else ""
-    request = dict(package.request or {})
-    data_types = [str(item) for item in _list(request.get("data_type_list"))]
-    return ReportContent(
-        package_id=package.id,
-        package_name=package.package_name,
-        requested_by=requested_by,
-        request_time=package.request_time,
-        completion_time=package.completion_time,
-        expires_at=package.expires_at,
-        generated_at=timezone.now(),
-        data_types=data_types,
-        request_items=_request_items(request),
-        totals=totals,
-        breakdowns=breakdowns,
-        tables=[metadata_table, fastq_table, analyses_table, files_table],
-        library_fastq_bytes=sorted(
-            ((library_id, stats[1], stats[2]) for library_id, stats in library_fastq.items()),
-            key=lambda item: (-(item[1] + item[2]), item[0]),
-        ),
-        run_files=[
-            (row.label, row.files - row.archived_files, row.archived_files) for row in run_rows
-        ],
-    )
 
 
 def _projects_of(library: _Library | None) -> list[str]:
     return library.projects if library else []
 
 
-def _subjects(library_ids: Iterable[str], library_for: Any) -> list[str]:
+def _subjects(
+    library_ids: Iterable[str], library_for: Callable[[str], _Library | None]
+) -> list[str]:
     subjects: dict[str, None] = {}
     for library_id in library_ids:
         library = library_for(library_id)

@@ -50,9 +50,6 @@ class Destination:
             return self.prefix + relative_path
         return self.folder_path + relative_path
 
-    def uri_for(self, relative_path: str) -> str:
-        return self.uri + relative_path
-
 
 def _has_control_characters(value: str) -> bool:
     return any(ord(ch) < 32 or ord(ch) == 127 for ch in value)

@@ -101,78 +101,29 @@ def package_presign(
     """
     started = time.monotonic()
     created_at = timezone.now()
-    limit = presign_file_url_expiry_limit()
-    expiry = (
-        file_url_expiry_seconds
-        if file_url_expiry_seconds is not None
-        else min(int(settings.PRESIGN_FILE_URL_EXPIRY_SECONDS), limit)
-    )
-    if not 1 <= expiry <= limit:
-        raise DomainError(
-            f"fileUrlExpirySeconds must be between 1 and {limit} seconds.",
-            details={"file_url_expiry_seconds": expiry, "maximum": limit},
-        )
+    expiry = _file_url_expiry(file_url_expiry_seconds)
     package_require_shareable(package=package)
     _require_no_archived_files(package)
 
-    # Tuples, not model instances: 50,000 rows load in a fraction of the time.
-    rows = sorted(
-        PackageFile.objects.filter(package=package).values_list(
-            "relative_path", "size", "md5", "sha256", "etag", "source_bucket", "source_key"
-        ),
-        # Byte order, not the database collation: --print-tree relies on folders being contiguous.
-        key=lambda row: row[0],
-    )
-    check_relative_paths([row[0] for row in rows])
+    rows = _presign_files(package)
     signed = s3.presigned_get_urls([(row[5], row[6]) for row in rows], expires_in=expiry)
     presign_id = new_presign_id()
-    script = render_download_script(
-        header=ScriptHeader(
-            package_id=package.id,
-            package_name=package.package_name,
-            presign_id=presign_id,
-            generated_at=created_at,
-            urls_expire_at=signed.expires_at,
-        ),
-        files=[
-            ScriptFile(
-                relative_path=relative_path,
-                size=size,
-                md5=md5_of(md5=md5, etag=etag),
-                sha256=sha256.lower(),
-                url=url,
-            )
-            for (relative_path, size, md5, sha256, etag, _, _), url in zip(
-                rows, signed.urls, strict=True
-            )
-        ],
-        manifest_tsv=_package_manifest(package),
-    ).encode()
-
+    script = _download_script(
+        package,
+        presign_id=presign_id,
+        created_at=created_at,
+        files=rows,
+        urls=signed.urls,
+        urls_expire_at=signed.expires_at,
+    )
     bucket = settings.ARTIFACT_BUCKET
     key = s3.artifact_key(package.id, "presigns", presign_id, script_name(package))
     s3.ensure_bucket(bucket)
     s3.put_object(bucket, key, script, content_type="text/x-shellscript; charset=utf-8")
-    # The script URL does not outlive the file URLs inside it (give or take the second it is
-    # signed in: a URL needs at least one second).
     now = timezone.now().replace(microsecond=0)
-    script_expiry = max(
-        1,
-        min(
-            int(settings.PRESIGN_SCRIPT_URL_EXPIRY_SECONDS),
-            int((signed.expires_at - now).total_seconds()),
-            s3.SIGV4_MAX_EXPIRES_IN,
-        ),
-    )
+    script_expiry = _script_url_expiry(urls_expire_at=signed.expires_at, now=now)
     script_url = s3.presigned_get_url(bucket, key, expires_in=script_expiry)
 
-    warnings = []
-    if signed.credentials_expire_at is not None:
-        warnings.append(
-            "The server signs with temporary credentials that expire at "
-            f"{signed.credentials_expire_at.isoformat()}; the URLs stop working then. Configure "
-            "PRESIGN_AWS_ACCESS_KEY_ID / PRESIGN_AWS_SECRET_ACCESS_KEY for the full lifetime."
-        )
     presign = Presign.objects.create(
         id=presign_id,
         package=package,
@@ -183,7 +134,7 @@ def package_presign(
         file_urls_expire_at=signed.expires_at,
         script_url_expires_at=min(now + dt.timedelta(seconds=script_expiry), signed.expires_at),
         file_count=len(rows),
-        total_bytes=sum(row[1] for row in rows),
+        total_bytes=sum(row.size for row in rows),
         script_bucket=bucket,
         script_key=key,
         script_bytes=len(script),
@@ -199,7 +150,104 @@ def package_presign(
         presign.signer,
         presign.duration_ms,
     )
-    return PresignResult(presign=presign, script_url=script_url, warnings=warnings)
+    return PresignResult(
+        presign=presign,
+        script_url=script_url,
+        warnings=_signer_warnings(credentials_expire_at=signed.credentials_expire_at),
+    )
+
+
+def _file_url_expiry(requested: int | None) -> int:
+    """The file URL lifetime: the one asked for, else the setting (within the limit)."""
+    limit = presign_file_url_expiry_limit()
+    expiry = (
+        requested
+        if requested is not None
+        else min(int(settings.PRESIGN_FILE_URL_EXPIRY_SECONDS), limit)
+    )
+    if not 1 <= expiry <= limit:
+        raise DomainError(
+            f"fileUrlExpirySeconds must be between 1 and {limit} seconds.",
+            details={"file_url_expiry_seconds": expiry, "maximum": limit},
+        )
+    return expiry
+
+
+def _presign_files(package: Package) -> list[Any]:
+    """The package's files as named rows (relative_path, size, md5, sha256, etag, source_bucket,
+    source_key), by relative path in byte order: --print-tree relies on folders being contiguous,
+    which the database collation does not promise."""
+    # Tuples, not model instances: 50,000 rows load in a fraction of the time.
+    rows: list[Any] = list(
+        PackageFile.objects.filter(package=package).values_list(
+            "relative_path",
+            "size",
+            "md5",
+            "sha256",
+            "etag",
+            "source_bucket",
+            "source_key",
+            named=True,
+        )
+    )
+    rows.sort(key=lambda row: row.relative_path)
+    check_relative_paths([row.relative_path for row in rows])
+    return rows
+
+
+def _download_script(
+    package: Package,
+    *,
+    presign_id: str,
+    created_at: dt.datetime,
+    files: list[Any],
+    urls: list[str],
+    urls_expire_at: dt.datetime,
+) -> bytes:
+    """The download script: one presigned URL per file, with its size and checksums."""
+    return render_download_script(
+        header=ScriptHeader(
+            package_id=package.id,
+            package_name=package.package_name,
+            presign_id=presign_id,
+            generated_at=created_at,
+            urls_expire_at=urls_expire_at,
+        ),
+        files=[
+            ScriptFile(
+                relative_path=file.relative_path,
+                size=file.size,
+                md5=md5_of(md5=file.md5, etag=file.etag),
+                sha256=file.sha256.lower(),
+                url=url,
+            )
+            for file, url in zip(files, urls, strict=True)
+        ],
+        manifest_tsv=_package_manifest(package),
+    ).encode()
+
+
+def _script_url_expiry(*, urls_expire_at: dt.datetime, now: dt.datetime) -> int:
+    """Seconds the script URL lives: it does not outlive the file URLs inside it (give or take
+    the second it is signed in: a URL needs at least one second)."""
+    return max(
+        1,
+        min(
+            int(settings.PRESIGN_SCRIPT_URL_EXPIRY_SECONDS),
+            int((urls_expire_at - now).total_seconds()),
+            s3.SIGV4_MAX_EXPIRES_IN,
+        ),
+    )
+
+
+def _signer_warnings(*, credentials_expire_at: dt.datetime | None) -> list[str]:
+    if credentials_expire_at is None:
+        return []
+    return [
+        "The server signs with temporary credentials that expire at "
+        f"{credentials_expire_at.isoformat()}; the URLs stop working then. Configure "
+        "PRESIGN_AWS_ACCESS_KEY_ID / PRESIGN_AWS_SECRET_ACCESS_KEY for the full lifetime."
+    ]
 
 
 # --- Selectors ----------------------------------------------------------------------------------

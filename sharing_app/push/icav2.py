@@ -1,6 +1,6 @@
 """The one module that talks to the Illumina Connected Analytics v2 REST API.
 
-Plain HTTP (urllib3) against the public API (base URL `.../ica/rest`, JSON media type
+Plain HTTP (httpx) against the public API (base URL `.../ica/rest`, JSON media type
 `application/vnd.illumina.v3+json`), the paths and fields libica and the icav2 CLI use:
 
 - `GET  /api/projects/{projectId}`, `GET /api/projects?search=...`: resolve a project.
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import urllib3
+import httpx
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
@@ -109,11 +109,12 @@ class Icav2Client:
             self._headers["X-API-Key"] = api_key
         self.max_attempts = max(1, max_attempts)
         self.backoff_base = backoff_base
-        self._http = urllib3.PoolManager(
-            num_pools=4,
-            maxsize=8,
-            timeout=urllib3.Timeout(connect=min(timeout, 10.0), read=timeout),
-            retries=False,
+        # Retries are ours (below); redirects are not followed. Connections beyond the eight
+        # kept alive are opened rather than waited for.
+        self._http = httpx.Client(
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=8),
+            follow_redirects=False,
         )
 
     # --- HTTP ----------------------------------------------------------------------------------
@@ -128,18 +129,18 @@ class Icav2Client:
         for attempt in range(1, self.max_attempts + 1):
             retry_after: float | None = None
             try:
-                response = self._http.request(method, url, body=payload, headers=self._headers)
-            except urllib3.exceptions.HTTPError as exc:
+                response = self._http.request(method, url, content=payload, headers=self._headers)
+            except httpx.HTTPError as exc:
                 error = Icav2Error(f"ICAv2 unreachable ({method} {path}): {type(exc).__name__}")
             else:
-                if response.status < 400:
-                    return json.loads(response.data) if response.data else None
+                if response.status_code < 400:
+                    return json.loads(response.content) if response.content else None
                 error = Icav2Error(
-                    f"ICAv2 answered {response.status} to {method} {path}: "
-                    f"{self._problem(response.data)}",
-                    status=response.status,
+                    f"ICAv2 answered {response.status_code} to {method} {path}: "
+                    f"{self._problem(response.content)}",
+                    status=response.status_code,
                 )
-                if response.status not in (429, 500, 502, 503, 504):
+                if response.status_code not in (429, 500, 502, 503, 504):
                     raise error
                 header = response.headers.get("Retry-After")
                 if header and header.isdigit():

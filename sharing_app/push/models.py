@@ -144,12 +144,6 @@ class PushFileStatus(models.TextChoices):
     ABORTED = "ABORTED"  # never written: the job was aborted or failed first
 
 
-TERMINAL_FILE_STATUSES = (
-    PushFileStatus.SUCCEEDED,
-    PushFileStatus.SKIPPED,
-    PushFileStatus.FAILED,
-    PushFileStatus.ABORTED,
-)
 VERIFIED_FILE_STATUSES = (PushFileStatus.SUCCEEDED, PushFileStatus.SKIPPED)
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
 
 import pytest
 
+from datasharing.seaweed import free_port
 from sharing_app.push import icav2, services
 from sharing_app.push.models import PushFile, PushFileStatus, PushJob, PushStatus
 from tests.sharing_app.conftest import file_body
@@ -90,6 +92,37 @@ def test_client_accepts_a_bearer_token(fake_icav2) -> None:
     project = fake_icav2.add_project("CUP")
     client = icav2.Icav2Client(base_url=fake_icav2.base_url, access_token="jwt-token")
     assert client.get_project(project.id) is not None
+
+
+def test_client_retries_an_unreachable_server_then_says_so(caplog) -> None:
+    client = icav2.Icav2Client(
+        base_url=f"http://127.0.0.1:{free_port()}/ica/rest",
+        api_key="key",
+        max_attempts=2,
+        backoff_base=0.01,
+    )
+    with (
+        caplog.at_level(logging.WARNING, logger="sharing_app.push.icav2"),
+        pytest.raises(icav2.Icav2Error) as unreachable,
+    ):
+        client.get_project("3c1cbd8a-0000-4000-8000-000000000001")
+    assert unreachable.value.status == 0
+    assert unreachable.value.message.startswith("ICAv2 unreachable (GET /projects/3c1cbd8a")
+    assert sum("retrying" in record.message for record in caplog.records) == 1
+
+
+def test_client_gives_up_on_a_server_that_does_not_answer_within_the_timeout() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
+        port = silent.getsockname()[1]
+        client = icav2.Icav2Client(
+            base_url=f"http://127.0.0.1:{port}/ica/rest",
+            api_key="key",
+            timeout=0.3,
+            max_attempts=1,
+        )
+        with pytest.raises(icav2.Icav2Error, match=r"ICAv2 unreachable .*Timeout") as silence:
+            client.find_projects_by_name("CUP")
+    assert silence.value.status == 0
 
 
 def test_client_needs_credentials() -> None:
