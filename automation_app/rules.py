@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 
 from automation_app.models import AutoShareRule
 from catalog_app.services import IDENTIFIER_RE, WORKFLOW_NAME_RE
-from datasharing.errors import DomainError
+from datasharing.errors import Conflict, DomainError
 from datasharing.names import camel, fields_by_snake_name, snake
 from packages_app.models import DataType
 from sharing_app.destinations.destination import parse_destination
@@ -265,10 +265,9 @@ def auto_share_rule_delete(*, rule: AutoShareRule, user: Any) -> None:
         locked = AutoShareRule.objects.select_for_update().get(pk=rule.pk)
         count = locked.shares.count()
         if count:
-            raise DomainError(
+            raise Conflict(
                 f"Auto-share rule {rule.job_name!r} has {count} automatic share(s) and is kept "
                 "as their history; disable it instead (PATCH enabled=false).",
-                status_code=409,
             )
         locked.delete()
     logger.info("auto-share rule %s deleted by %s", rule.job_name, _who(user))

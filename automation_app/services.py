@@ -17,7 +17,7 @@ from django.utils import timezone
 from automation_app.models import AutoShare, AutoShareStatus, DecisionChannel
 from automation_app.notifications import services as notifications
 from automation_app.notifications.models import NotificationKind
-from datasharing.errors import DomainError
+from datasharing.errors import Conflict, DomainError
 from packages_app.models import PackageStatus
 
 logger = logging.getLogger(__name__)
@@ -52,9 +52,8 @@ def auto_share_start_push(
         if share.status not in (AutoShareStatus.PACKAGING, AutoShareStatus.AWAITING_APPROVAL):
             return share
         if share.package is None or share.package.status != PackageStatus.SUCCEEDED:
-            raise DomainError(
+            raise Conflict(
                 f"Automatic share {share.id} has no successful package to push yet.",
-                status_code=409,
             )
         now = timezone.now()
         share.decided_via = via

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from catalog_app import selectors, services
 from catalog_app.models import Library, SequencingRun, WorkflowRun
 from datasharing.csvfile import decode_upload
-from datasharing.parsers import RequestTooLarge
+from datasharing.errors import PayloadTooLarge
 from datasharing.query import query_list
 
 
@@ -188,7 +188,7 @@ ImportResultSerializer = inline_serializer(
 
 def _read_upload(upload: Any) -> str:
     if upload.size > settings.CATALOG_UPLOAD_MAX_BYTES:
-        raise RequestTooLarge(
+        raise PayloadTooLarge(
             f"File of {upload.size} bytes exceeds the limit of {settings.CATALOG_UPLOAD_MAX_BYTES} bytes."
         )
     return decode_upload(upload.read(), name=upload.name or "file")

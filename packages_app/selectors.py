@@ -5,7 +5,7 @@ import datetime as dt
 from django.db.models import QuerySet
 
 from datasharing import s3
-from datasharing.errors import DomainError
+from datasharing.errors import Conflict, DomainError, NotFound
 from datasharing.ids import normalize_id
 from packages_app.models import (
     DataType,
@@ -23,18 +23,17 @@ def package_get(*, package_id: str) -> Package:
     try:
         return Package.objects.select_related("requested_by").get(id=normalized)
     except Package.DoesNotExist:
-        raise DomainError(f"No package with id {package_id!r}.", status_code=404) from None
+        raise NotFound(f"No package with id {package_id!r}.") from None
 
 
 def package_require_shareable(*, package: Package) -> None:
     """Push, presign and report need a SUCCEEDED package that has not expired (else 409)."""
     if package.status != PackageStatus.SUCCEEDED:
-        raise DomainError(
+        raise Conflict(
             f"Package {package.id} is {package.status}; only SUCCEEDED packages can be shared.",
-            status_code=409,
         )
     if package.has_expired:
-        raise DomainError(f"Package {package.id} has expired.", status_code=409)
+        raise Conflict(f"Package {package.id} has expired.")
 
 
 def package_files_list(*, package: Package) -> QuerySet[PackageFile]:

@@ -18,7 +18,7 @@ from automation_app.models import AutoShare, AutoShareStatus, DecisionChannel
 from automation_app.notifications import services as notifications
 from automation_app.notifications.models import NotificationKind
 from datasharing.auth import user_is_admin
-from datasharing.errors import DomainError
+from datasharing.errors import Conflict, DomainError, NotFound
 from datasharing.ids import normalize_id
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ def auto_share_get(*, share_id: str) -> AutoShare:
     normalized = normalize_id(share_id, prefix="ash")
     share = AutoShare.objects.select_related("rule", "run").filter(pk=normalized).first()
     if share is None:
-        raise DomainError(f"No automatic share with id {share_id!r}.", status_code=404)
+        raise NotFound(f"No automatic share with id {share_id!r}.")
     return share
 
 
@@ -53,11 +53,10 @@ def _lock_awaiting(share_id: str) -> AutoShare:
                 share.decided_by.get_username() if share.decided_by else ""
             )
             decided = f" (decided via {share.decided_via}{' by ' + who if who else ''})"
-        raise DomainError(
+        raise Conflict(
             f"Automatic share {share.id} is {share.status}{decided}; only shares awaiting "
             "approval can be approved or rejected.",
             details={"status": share.status},
-            status_code=409,
         )
     return share
 

@@ -41,7 +41,7 @@ _ACTIONS = (PUSH_ACTION_ID, REJECT_ACTION_ID)
 
 
 def _bad_request(message: str) -> DomainError:
-    return DomainError(message, status_code=400)
+    return DomainError(message)
 
 
 def _decision(payload: Any) -> tuple[str, str, str, str]:

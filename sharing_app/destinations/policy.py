@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 
 from datasharing.auth import user_is_admin
-from datasharing.errors import DomainError
+from datasharing.errors import DomainError, Forbidden
 from sharing_app.destinations.destination import Destination, parse_destination
 from sharing_app.destinations.models import AllowedDestination
 
@@ -57,8 +57,7 @@ def require_destination_allowed(destination: Destination, *, user: Any) -> None:
     same project written by id (the name is resolved later, by the worker)."""
     if destination_is_allowed(destination) or user_may_push_anywhere(user):
         return
-    raise DomainError(
+    raise Forbidden(
         f"Destination {destination.uri} is not in the allowed destinations; ask an admin to add "
         "it (Admin > Allowed destinations) or to grant you the permission to push anywhere.",
-        status_code=403,
     )

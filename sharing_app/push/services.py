@@ -21,7 +21,7 @@ from django.db.models.functions import Length
 from django.utils import timezone
 
 from datasharing import aws_events, hooks, s3
-from datasharing.errors import DomainError
+from datasharing.errors import Conflict, DomainError
 from datasharing.logs import job_context
 from packages_app.models import Package, PackageFile
 from packages_app.selectors import package_archived_files, package_require_shareable
@@ -64,12 +64,11 @@ def push_create(
     archived = package_archived_files(package=package)
     if archived:
         shown = ", ".join(archived[:10]) + (" ..." if len(archived) > 10 else "")
-        raise DomainError(
+        raise Conflict(
             f"{len(archived)} files of package {package.id} are archived and not restored, so "
             f"they cannot be pushed: {shown}. Restore them (package with defrostArchivedFastqs) "
             "and push again.",
             details={"archived_files": archived[:MAX_ARCHIVED_LISTED], "count": len(archived)},
-            status_code=409,
         )
     reserved = list(
         PackageFile.objects.filter(
@@ -77,9 +76,8 @@ def push_create(
         ).values_list("relative_path", flat=True)
     )
     if reserved:
-        raise DomainError(
+        raise Conflict(
             f"Package files would overwrite the push receipts: {', '.join(sorted(reserved))}.",
-            status_code=409,
         )
     longest = (
         PackageFile.objects.filter(package=package)
@@ -122,11 +120,10 @@ def push_create(
             ).first()
             if active is None:
                 raise
-            raise DomainError(
+            raise Conflict(
                 f"Push {active.id} of package {package.id} to {destination.uri} is already "
                 f"{active.status}; wait for it or abort it.",
                 details={"push_job_id": active.id},
-                status_code=409,
             ) from None
         _publish(job)
         _enqueue_start(job.id)
@@ -154,10 +151,9 @@ def push_abort(*, push_job: PushJob, user: Any) -> PushJob:
         )
         if not updated:
             push_job.refresh_from_db()
-            raise DomainError(
+            raise Conflict(
                 f"Push {push_job.id} is {push_job.status}; only PENDING or RUNNING pushes can be "
                 "aborted.",
-                status_code=409,
             )
         PushFile.objects.filter(job_id=push_job.id, status=PushFileStatus.PENDING).update(
             status=PushFileStatus.ABORTED,

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 
-from datasharing.errors import DomainError
+from datasharing.errors import DomainError, domain_error_status
 from sharing_app.destinations.destination import check_relative_paths_fit, parse_destination
 from sharing_app.destinations.models import AllowedDestination
 from sharing_app.destinations.policy import require_destination_allowed
@@ -103,7 +103,7 @@ def test_icav2_destinations_name_a_project_and_a_folder(
 def test_malformed_destinations_are_refused_with_400(raw: object) -> None:
     with pytest.raises(DomainError) as refused:
         parse_destination(raw)
-    assert refused.value.status_code == 400
+    assert domain_error_status(refused.value) == 400
 
 
 def test_a_prefix_making_keys_longer_than_s3_allows_is_refused() -> None:
@@ -132,7 +132,7 @@ def test_destinations_from_settings_and_admin_entries_are_allowed(settings, cura
     ):
         with pytest.raises(DomainError) as denied:
             require_destination_allowed(parse_destination(refused), user=curator)
-        assert denied.value.status_code == 403
+        assert domain_error_status(denied.value) == 403
 
 
 @pytest.mark.django_db
@@ -164,4 +164,4 @@ def test_automation_without_a_user_is_held_to_the_allowed_list(settings) -> None
     require_destination_allowed(parse_destination("s3://collab-a/run1/"), user=None)
     with pytest.raises(DomainError) as denied:
         require_destination_allowed(parse_destination("s3://elsewhere/"), user=None)
-    assert denied.value.status_code == 403
+    assert domain_error_status(denied.value) == 403
