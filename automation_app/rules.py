@@ -22,7 +22,7 @@ from catalog_app.services import IDENTIFIER_RE, WORKFLOW_NAME_RE
 from datasharing.errors import Conflict, DomainError
 from datasharing.names import camel, fields_by_snake_name, snake
 from packages_app.models import DataType
-from sharing_app.destinations.destination import parse_destination
+from sharing_app.destinations.destination import Destination, parse_destination
 from sharing_app.destinations.policy import require_destination_allowed
 
 logger = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ def _validate_field(name: str, value: Any, problems: list[str]) -> Any:
         return _string_list(name, value, problems, pattern=WORKFLOW_NAME_RE, what="workflow name")
     if name == "shareDestination":
         try:
-            return parse_destination(value).uri
+            return parse_destination(value)  # stored as its URI; see auto_share_rule_validate
         except DomainError as exc:
             problems.append(f"shareDestination: {exc.message}")
             return ""
@@ -223,6 +223,9 @@ def auto_share_rule_validate(
     naming every problem, or 403 when `user` may not push to a new destination. Changes
     nothing."""
     cleaned, problems = _clean(values, partial=rule is not None)
+    destination = cleaned.get("share_destination")
+    if isinstance(destination, Destination):
+        cleaned["share_destination"] = destination.uri
     current = {} if rule is None else {f: getattr(rule, f) for f in RULE_FIELDS.values()}
     candidate = AutoShareRule(**{**current, **cleaned})
     _check_combination(candidate, problems)
@@ -230,8 +233,11 @@ def auto_share_rule_validate(
     if "job_name" in cleaned and _job_name_taken(candidate.job_name, exclude_pk=exclude_pk):
         problems.append(f"An auto-share rule named {candidate.job_name!r} already exists.")
     _raise(problems)
-    if rule is None or candidate.share_destination != rule.share_destination:
-        require_destination_allowed(parse_destination(candidate.share_destination), user=user)
+    # No problems: a new rule has a destination; an updated one may leave it as it is.
+    if isinstance(destination, Destination) and (
+        rule is None or destination.uri != rule.share_destination
+    ):
+        require_destination_allowed(destination, user=user)
     return cleaned
 
 

@@ -19,6 +19,7 @@ from automation_app.notifications import services as notifications
 from automation_app.notifications.models import NotificationKind
 from datasharing.errors import Conflict, DomainError
 from packages_app.models import PackageStatus
+from sharing_app.destinations.destination import parse_destination
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +66,9 @@ def auto_share_start_push(
             with transaction.atomic():
                 job = push_create(
                     package=share.package,
-                    share_destination=share.share_destination,
+                    # The rule's destination, normalised when the rule was saved; parsed here,
+                    # where the stored string becomes a push (a malformed one fails the share).
+                    destination=parse_destination(share.share_destination),
                     user=share.decided_by,
                     policy_user=policy_user,
                 )

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from datasharing.query import query_choices, query_datetime, query_list
 from packages_app.selectors import package_get
+from sharing_app.destinations.destination import parse_destination
 from sharing_app.push import selectors, services
 from sharing_app.push.models import PushFile, PushFileStatus, PushJob, PushStatus
 
@@ -131,7 +132,7 @@ class PackagePushApi(APIView):
         package = package_get(package_id=package_id)
         job = services.push_create(
             package=package,
-            share_destination=serializer.validated_data["share_destination"],
+            destination=parse_destination(serializer.validated_data["share_destination"]),
             user=request.user,
         )
         return Response(PushJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)

@@ -25,7 +25,7 @@ from datasharing.errors import Conflict, DomainError
 from datasharing.logs import job_context
 from packages_app.models import Package, PackageFile
 from packages_app.selectors import package_archived_files, package_require_shareable
-from sharing_app.destinations.destination import S3, check_relative_paths_fit, parse_destination
+from sharing_app.destinations.destination import S3, Destination, check_relative_paths_fit
 from sharing_app.destinations.policy import require_destination_allowed
 from sharing_app.push import icav2, icav2_transfer, receipts, runner, s3_transfer
 from sharing_app.push.models import (
@@ -51,14 +51,18 @@ MAX_ARCHIVED_LISTED = 1000
 
 
 def push_create(
-    *, package: Package, share_destination: str, user: Any, policy_user: Any = None
+    *,
+    package: Package,
+    destination: Destination,
+    user: Any,
+    policy_user: Any = None,
 ) -> PushJob:
-    """Validate the destination (400) and policy (403), check the package can be shared (409),
-    create the job and start it once the transaction commits.
+    """Check the destination's policy (403) and that the package can be shared (409), create the
+    job and start it once the transaction commits. The caller parsed the destination (400).
 
-    `user` is recorded as the requester; the destination policy is judged for `policy_user` when
-    given (automation: the author of the rule), else for `user`."""
-    destination = parse_destination(share_destination)
+    `user` is recorded as the requester (None: automation without an approver); the destination
+    policy is judged for `policy_user` when given (automation: the author of the rule), else for
+    `user`."""
     require_destination_allowed(destination, user=policy_user if policy_user is not None else user)
     package_require_shareable(package=package)
     archived = package_archived_files(package=package)
@@ -251,12 +255,10 @@ def _create_ledger(job: PushJob, package: Package) -> None:
     One INSERT ... SELECT in the database (no rows through Python: memory stays flat and 20,000
     files take milliseconds), then who the files are about, one UPDATE per group of libraries.
     Idempotent: rows that exist already are left alone (a resumed planning step)."""
-    from sharing_app.destinations.destination import parse_destination
-
     if job.destination_type == DestinationType.ICAV2:
         base_uri = f"icav2://{job.icav2_project_id}{job.icav2_folder_path}"
     else:
-        base_uri = parse_destination(job.share_destination).uri
+        base_uri = job.destination.uri
     ledger = PushFile._meta.db_table
     files = PackageFile._meta.db_table
     collation = '"C"' if connection.vendor == "postgresql" else "BINARY"
