@@ -36,8 +36,13 @@ def package_require_shareable(*, package: Package) -> None:
         raise Conflict(f"Package {package.id} has expired.")
 
 
-def package_files_list(*, package: Package) -> QuerySet[PackageFile]:
-    return PackageFile.objects.filter(package=package).order_by("relative_path")
+def package_files_list(
+    *, package: Package, data_types: list[str] | None = None
+) -> QuerySet[PackageFile]:
+    files = PackageFile.objects.filter(package=package)
+    if data_types:
+        files = files.filter(data_type__in=data_types)
+    return files.order_by("relative_path")
 
 
 def package_archived_files(*, package: Package) -> list[str]:
