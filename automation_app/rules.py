@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -184,7 +185,7 @@ def _raise(problems: list[str], prefix: str = "Invalid auto-share rule") -> None
         raise DomainError(f"{prefix}: " + " ".join(problems), details={"problems": problems})
 
 
-def auto_share_rule_note_destination_author(rule: AutoShareRule, user: Any) -> None:
+def auto_share_rule_note_destination_author(rule: AutoShareRule, user: User | None) -> None:
     """Record `user` as who set the destination when the rule is new or its destination changes:
     the destination policy was judged for them, and automatic pushes are judged the same way."""
     if rule.pk is not None:
@@ -196,7 +197,7 @@ def auto_share_rule_note_destination_author(rule: AutoShareRule, user: Any) -> N
     rule.destination_set_by = user if getattr(user, "pk", None) else None
 
 
-def _save(rule: AutoShareRule, user: Any) -> AutoShareRule:
+def _save(rule: AutoShareRule, user: User | None) -> AutoShareRule:
     auto_share_rule_note_destination_author(rule, user)
     try:
         with transaction.atomic():
@@ -217,7 +218,7 @@ def _job_name_taken(job_name: str, *, exclude_pk: int | None) -> bool:
 
 
 def auto_share_rule_validate(
-    *, values: Mapping[str, Any], rule: AutoShareRule | None, user: Any
+    *, values: Mapping[str, Any], rule: AutoShareRule | None, user: User | None
 ) -> dict[str, Any]:
     """The model field values `values` sets on `rule` (None: a new rule), or a 400 DomainError
     naming every problem, or 403 when `user` may not push to a new destination. Changes
@@ -241,7 +242,7 @@ def auto_share_rule_validate(
     return cleaned
 
 
-def auto_share_rule_create(*, values: Mapping[str, Any], user: Any) -> AutoShareRule:
+def auto_share_rule_create(*, values: Mapping[str, Any], user: User) -> AutoShareRule:
     """Validate (400 naming every problem; 403 when `user` may not push to the destination)
     and create a rule; `user` is recorded as its author."""
     cleaned = auto_share_rule_validate(values=values, rule=None, user=user)
@@ -252,7 +253,7 @@ def auto_share_rule_create(*, values: Mapping[str, Any], user: Any) -> AutoShare
 
 
 def auto_share_rule_update(
-    *, rule: AutoShareRule, values: Mapping[str, Any], user: Any
+    *, rule: AutoShareRule, values: Mapping[str, Any], user: User
 ) -> AutoShareRule:
     """Change the given fields (PATCH). A changed destination is judged against `user`'s
     policy (403). Shares already made keep the destination they were created with."""
@@ -264,7 +265,7 @@ def auto_share_rule_update(
     return rule
 
 
-def auto_share_rule_delete(*, rule: AutoShareRule, user: Any) -> None:
+def auto_share_rule_delete(*, rule: AutoShareRule, user: User) -> None:
     """Delete a rule that has made no shares yet; a rule with shares keeps its history (409:
     disable it instead)."""
     with transaction.atomic():
@@ -279,7 +280,7 @@ def auto_share_rule_delete(*, rule: AutoShareRule, user: Any) -> None:
     logger.info("auto-share rule %s deleted by %s", rule.job_name, _who(user))
 
 
-def _who(user: Any) -> str:
+def _who(user: User | None) -> str:
     return getattr(user, "username", "") or "the system"
 
 
@@ -295,7 +296,7 @@ def auto_share_rules_export() -> list[dict[str, Any]]:
     return [auto_share_rule_as_job(rule) for rule in AutoShareRule.objects.order_by("job_name")]
 
 
-def auto_share_rules_import(*, jobs: Any, user: Any = None) -> dict[str, int]:
+def auto_share_rules_import(*, jobs: Any, user: User | None = None) -> dict[str, int]:
     """Create or update rules by `jobName` from the predecessor's JSON array; all or nothing.
 
     A job that names an existing rule changes only the fields it gives. Errors name the array

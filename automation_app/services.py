@@ -9,8 +9,8 @@ one-to-one `push_job` field is a second guard in the database.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 def auto_share_start_push(
     *,
     share_id: str,
-    user: Any = None,
+    user: User | None = None,
     slack_user: str = "",
     via: str = DecisionChannel.AUTOMATIC,
 ) -> AutoShare:

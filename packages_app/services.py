@@ -118,7 +118,7 @@ def package_dry_run(*, package_name: str, package_request: dict[str, Any]) -> di
     return {"package_name": name, "package_request": request.as_dict(), **resolution.summary()}
 
 
-def package_abort(*, package: Package, user: Any) -> Package:
+def package_abort(*, package: Package, user: User) -> Package:
     """ABORTED from any non-terminal state (409 once terminal). Work in progress stops at its next
     step or batch; restore requests already sent to S3 cannot be withdrawn."""
     who = getattr(user, "username", "") or "the system"
@@ -137,7 +137,7 @@ def package_abort(*, package: Package, user: Any) -> Package:
     return aborted
 
 
-def package_delete(*, package: Package, user: Any) -> None:
+def package_delete(*, package: Package, user: User) -> None:
     """Delete a finished package and its artifacts. Refused (409) while it is being built;
     curators may delete the packages they requested, admins any package (403 otherwise)."""
     if package.status in NON_TERMINAL_STATUSES:

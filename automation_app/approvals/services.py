@@ -8,8 +8,8 @@ happened; an approval starts the push through `auto_share_start_push`, once.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.utils import timezone
 
@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 APPROVE_PERMISSION = "automation_app.approve_autoshare"
 
 
-def user_may_approve(user: Any) -> bool:
+def user_may_approve(user: User | AnonymousUser | None) -> bool:
     """Admins, and users holding `automation_app.approve_autoshare` (the curator group has it)."""
     if not user or not user.is_authenticated or not user.is_active:
         return False
@@ -62,7 +62,7 @@ def _lock_awaiting(share_id: str) -> AutoShare:
 
 
 def auto_share_approve(
-    *, share_id: str, via: str, user: Any = None, slack_user: str = "", comment: str = ""
+    *, share_id: str, via: str, user: User | None = None, slack_user: str = "", comment: str = ""
 ) -> AutoShare:
     """Approve: start the push (the share becomes PUSHING, or FAILED when the sharing app refuses
     the push, with the reason in `error`)."""
@@ -78,7 +78,7 @@ def auto_share_approve(
 
 
 def auto_share_reject(
-    *, share_id: str, via: str, user: Any = None, slack_user: str = "", comment: str = ""
+    *, share_id: str, via: str, user: User | None = None, slack_user: str = "", comment: str = ""
 ) -> AutoShare:
     """Reject: nothing is pushed; the share is REJECTED and the rule's targets are told."""
     with transaction.atomic():

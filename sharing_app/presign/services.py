@@ -12,9 +12,9 @@ import logging
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -90,7 +90,7 @@ def _package_manifest(package: Package) -> str:
 
 
 def package_presign(
-    *, package: Package, user: Any, file_url_expiry_seconds: int | None = None
+    *, package: Package, user: User, file_url_expiry_seconds: int | None = None
 ) -> PresignResult:
     """Write `download-data.<packageName>.sh` under the package's prefix and record it.
 

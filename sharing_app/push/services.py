@@ -15,6 +15,7 @@ from collections import Counter
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, QuerySet, Sum
 from django.db.models.functions import Length
@@ -54,8 +55,8 @@ def push_create(
     *,
     package: Package,
     destination: Destination,
-    user: Any,
-    policy_user: Any = None,
+    user: User | None,
+    policy_user: User | None = None,
 ) -> PushJob:
     """Check the destination's policy (403) and that the package can be shared (409), create the
     job and start it once the transaction commits. The caller parsed the destination (400).
@@ -141,7 +142,7 @@ def push_create(
     return job
 
 
-def push_abort(*, push_job: PushJob, user: Any) -> PushJob:
+def push_abort(*, push_job: PushJob, user: User) -> PushJob:
     """Stop a PENDING or RUNNING push (409 otherwise). Files being copied finish; the others are
     recorded as ABORTED; the end marker says so."""
     now = timezone.now()
