@@ -18,7 +18,7 @@ from packages_app.models import (
 
 
 def package_get(*, package_id: str) -> Package:
-    """The package with this id (`pkg.<ULID>` or a bare ULID); 404 DomainError when unknown."""
+    """The package with this id (`pkg.<ULID>` or a bare ULID); NotFound when unknown."""
     normalized = normalize_id(package_id, prefix="pkg")
     try:
         return Package.objects.select_related("requested_by").get(id=normalized)

@@ -34,7 +34,7 @@ def user_may_approve(user: User | AnonymousUser | None) -> bool:
 
 
 def auto_share_get(*, share_id: str) -> AutoShare:
-    """The share with this id (`ash.<ULID>` or a bare ULID); 404 DomainError when unknown."""
+    """The share with this id (`ash.<ULID>` or a bare ULID); NotFound when unknown."""
     normalized = normalize_id(share_id, prefix="ash")
     share = AutoShare.objects.select_related("rule", "run").filter(pk=normalized).first()
     if share is None:

@@ -16,7 +16,7 @@ from sharing_app.push.models import PushFile, PushJob
 
 
 def push_job_get(*, push_job_id: str) -> PushJob:
-    """The push job with this id (`psh.<ULID>` or a bare ULID); 404 DomainError when unknown."""
+    """The push job with this id (`psh.<ULID>` or a bare ULID); NotFound when unknown."""
     normalized = normalize_id(push_job_id, prefix="psh")
     try:
         return PushJob.objects.select_related("requested_by").get(id=normalized)
