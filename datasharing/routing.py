@@ -48,6 +48,9 @@ class OperationsByMethodApi(APIView):
 def operations_by_method(*, in_schema: bool = True, **views: type[APIView]) -> OperationCallable:
     """The view callable of one path: `get=ListApi, post=CreateApi`. `in_schema=False` leaves
     the path out of the OpenAPI document (an alias of a documented path)."""
+    unknown = sorted(set(views) - set(APIView.http_method_names))
+    if unknown:
+        raise ValueError(f"Not HTTP methods: {', '.join(unknown)}.")
     operations: dict[str, OperationCallable] = {
         method: view.as_view() for method, view in views.items()
     }

@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+from datasharing.routing import operations_by_method
+from packages_app.api import PackageListApi
+
 pytestmark = pytest.mark.django_db
 
 
@@ -55,3 +58,8 @@ def test_the_document_describes_each_method_by_its_operation_view(anon_client: A
     )
     # The slash-less alias of /api/v1/package/ is served, not documented.
     assert "/api/v1/package" not in paths
+
+
+def test_joining_views_under_a_name_that_is_no_http_method_is_refused() -> None:
+    with pytest.raises(ValueError, match="Not HTTP methods: list"):
+        operations_by_method(list=PackageListApi)
