@@ -22,6 +22,7 @@ from automation_app.rules import (
     auto_share_rule_validate,
 )
 from datasharing.admin import ReadOnlyAdmin
+from datasharing.auth import request_user
 from datasharing.errors import DomainError
 
 __all__ = ["AutoShareAdmin", "AutoShareRuleAdmin", "NotificationAdmin", "ReceivedEventAdmin"]
@@ -84,7 +85,7 @@ class AutoShareRuleAdmin(admin.ModelAdmin[AutoShareRule]):
     def save_model(self, request: HttpRequest, obj: AutoShareRule, form: Any, change: bool) -> None:
         if not change:
             obj.created_by = request.user if request.user.is_authenticated else None
-        auto_share_rule_note_destination_author(obj, request.user)
+        auto_share_rule_note_destination_author(obj, request_user(request))
         super().save_model(request, obj, form, change)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:

@@ -14,15 +14,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from data_sharing_formats.identifiers import IDENTIFIER_RE, WORKFLOW_NAME_RE
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
 from automation_app.models import AutoShareRule
-from datasharing.errors import DomainError
+from datasharing.errors import Conflict, DomainError
 from datasharing.names import camel, fields_by_snake_name, snake
 from packages_app.models import DataType
-from sharing_app.destinations.destination import parse_destination
+from sharing_app.destinations.destination import Destination, parse_destination
 from sharing_app.destinations.policy import require_destination_allowed
 
 logger = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ def _validate_field(name: str, value: Any, problems: list[str]) -> Any:
         return _string_list(name, value, problems, pattern=WORKFLOW_NAME_RE, what="workflow name")
     if name == "shareDestination":
         try:
-            return parse_destination(value).uri
+            return parse_destination(value)  # stored as its URI; see auto_share_rule_validate
         except DomainError as exc:
             problems.append(f"shareDestination: {exc.message}")
             return ""
@@ -184,7 +185,7 @@ def _raise(problems: list[str], prefix: str = "Invalid auto-share rule") -> None
         raise DomainError(f"{prefix}: " + " ".join(problems), details={"problems": problems})
 
 
-def auto_share_rule_note_destination_author(rule: AutoShareRule, user: Any) -> None:
+def auto_share_rule_note_destination_author(rule: AutoShareRule, user: User | None) -> None:
     """Record `user` as who set the destination when the rule is new or its destination changes:
     the destination policy was judged for them, and automatic pushes are judged the same way."""
     if rule.pk is not None:
@@ -196,7 +197,7 @@ def auto_share_rule_note_destination_author(rule: AutoShareRule, user: Any) -> N
     rule.destination_set_by = user if getattr(user, "pk", None) else None
 
 
-def _save(rule: AutoShareRule, user: Any) -> AutoShareRule:
+def _save(rule: AutoShareRule, user: User | None) -> AutoShareRule:
     auto_share_rule_note_destination_author(rule, user)
     try:
         with transaction.atomic():
@@ -217,12 +218,15 @@ def _job_name_taken(job_name: str, *, exclude_pk: int | None) -> bool:
 
 
 def auto_share_rule_validate(
-    *, values: Mapping[str, Any], rule: AutoShareRule | None, user: Any
+    *, values: Mapping[str, Any], rule: AutoShareRule | None, user: User | None
 ) -> dict[str, Any]:
     """The model field values `values` sets on `rule` (None: a new rule), or a 400 DomainError
     naming every problem, or 403 when `user` may not push to a new destination. Changes
     nothing."""
     cleaned, problems = _clean(values, partial=rule is not None)
+    destination = cleaned.get("share_destination")
+    if isinstance(destination, Destination):
+        cleaned["share_destination"] = destination.uri
     current = {} if rule is None else {f: getattr(rule, f) for f in RULE_FIELDS.values()}
     candidate = AutoShareRule(**{**current, **cleaned})
     _check_combination(candidate, problems)
@@ -230,12 +234,15 @@ def auto_share_rule_validate(
     if "job_name" in cleaned and _job_name_taken(candidate.job_name, exclude_pk=exclude_pk):
         problems.append(f"An auto-share rule named {candidate.job_name!r} already exists.")
     _raise(problems)
-    if rule is None or candidate.share_destination != rule.share_destination:
-        require_destination_allowed(parse_destination(candidate.share_destination), user=user)
+    # No problems: a new rule has a destination; an updated one may leave it as it is.
+    if isinstance(destination, Destination) and (
+        rule is None or destination.uri != rule.share_destination
+    ):
+        require_destination_allowed(destination, user=user)
     return cleaned
 
 
-def auto_share_rule_create(*, values: Mapping[str, Any], user: Any) -> AutoShareRule:
+def auto_share_rule_create(*, values: Mapping[str, Any], user: User) -> AutoShareRule:
     """Validate (400 naming every problem; 403 when `user` may not push to the destination)
     and create a rule; `user` is recorded as its author."""
     cleaned = auto_share_rule_validate(values=values, rule=None, user=user)
@@ -246,7 +253,7 @@ def auto_share_rule_create(*, values: Mapping[str, Any], user: Any) -> AutoShare
 
 
 def auto_share_rule_update(
-    *, rule: AutoShareRule, values: Mapping[str, Any], user: Any
+    *, rule: AutoShareRule, values: Mapping[str, Any], user: User
 ) -> AutoShareRule:
     """Change the given fields (PATCH). A changed destination is judged against `user`'s
     policy (403). Shares already made keep the destination they were created with."""
@@ -258,23 +265,22 @@ def auto_share_rule_update(
     return rule
 
 
-def auto_share_rule_delete(*, rule: AutoShareRule, user: Any) -> None:
+def auto_share_rule_delete(*, rule: AutoShareRule, user: User) -> None:
     """Delete a rule that has made no shares yet; a rule with shares keeps its history (409:
     disable it instead)."""
     with transaction.atomic():
         locked = AutoShareRule.objects.select_for_update().get(pk=rule.pk)
         count = locked.shares.count()
         if count:
-            raise DomainError(
+            raise Conflict(
                 f"Auto-share rule {rule.job_name!r} has {count} automatic share(s) and is kept "
                 "as their history; disable it instead (PATCH enabled=false).",
-                status_code=409,
             )
         locked.delete()
     logger.info("auto-share rule %s deleted by %s", rule.job_name, _who(user))
 
 
-def _who(user: Any) -> str:
+def _who(user: User | None) -> str:
     return getattr(user, "username", "") or "the system"
 
 
@@ -290,7 +296,7 @@ def auto_share_rules_export() -> list[dict[str, Any]]:
     return [auto_share_rule_as_job(rule) for rule in AutoShareRule.objects.order_by("job_name")]
 
 
-def auto_share_rules_import(*, jobs: Any, user: Any = None) -> dict[str, int]:
+def auto_share_rules_import(*, jobs: Any, user: User | None = None) -> dict[str, int]:
     """Create or update rules by `jobName` from the predecessor's JSON array; all or nothing.
 
     A job that names an existing rule changes only the fields it gives. Errors name the array

@@ -6,7 +6,7 @@ from django.db.models import Count, Q, QuerySet
 
 from automation_app.events.models import ReceivedEvent
 from automation_app.models import AutoShare, AutoShareRule
-from datasharing.errors import DomainError
+from datasharing.errors import NotFound
 from datasharing.ids import normalize_id
 
 
@@ -24,7 +24,7 @@ def auto_share_rule_list(
 def auto_share_rule_get(*, rule_id: int) -> AutoShareRule:
     rule = auto_share_rule_list().filter(pk=rule_id).first()
     if rule is None:
-        raise DomainError(f"No auto-share rule with id {rule_id}.", status_code=404)
+        raise NotFound(f"No auto-share rule with id {rule_id}.")
     return rule
 
 
@@ -50,7 +50,7 @@ def auto_share_get(*, share_id: str) -> AutoShare:
     normalized = normalize_id(share_id, prefix="ash")
     share = auto_share_list().filter(pk=normalized).first()
     if share is None:
-        raise DomainError(f"No automatic share with id {share_id!r}.", status_code=404)
+        raise NotFound(f"No automatic share with id {share_id!r}.")
     return share
 
 

@@ -9,16 +9,17 @@ one-to-one `push_job` field is a second guard in the database.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
 from automation_app.models import AutoShare, AutoShareStatus, DecisionChannel
 from automation_app.notifications import services as notifications
 from automation_app.notifications.models import NotificationKind
-from datasharing.errors import DomainError
+from datasharing.errors import Conflict, DomainError
 from packages_app.models import PackageStatus
+from sharing_app.destinations.destination import parse_destination
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ logger = logging.getLogger(__name__)
 def auto_share_start_push(
     *,
     share_id: str,
-    user: Any = None,
+    user: User | None = None,
     slack_user: str = "",
     via: str = DecisionChannel.AUTOMATIC,
 ) -> AutoShare:
@@ -52,9 +53,8 @@ def auto_share_start_push(
         if share.status not in (AutoShareStatus.PACKAGING, AutoShareStatus.AWAITING_APPROVAL):
             return share
         if share.package is None or share.package.status != PackageStatus.SUCCEEDED:
-            raise DomainError(
+            raise Conflict(
                 f"Automatic share {share.id} has no successful package to push yet.",
-                status_code=409,
             )
         now = timezone.now()
         share.decided_via = via
@@ -66,7 +66,9 @@ def auto_share_start_push(
             with transaction.atomic():
                 job = push_create(
                     package=share.package,
-                    share_destination=share.share_destination,
+                    # The rule's destination, normalised when the rule was saved; parsed here,
+                    # where the stored string becomes a push (a malformed one fails the share).
+                    destination=parse_destination(share.share_destination),
                     user=share.decided_by,
                     policy_user=policy_user,
                 )

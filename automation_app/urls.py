@@ -3,10 +3,21 @@
 from django.urls import path
 
 from automation_app import api
+from datasharing.routing import operations_by_method
 
 urlpatterns = [
-    path("rules", api.RuleListApi.as_view(), name="auto-share-rule-list"),
-    path("rules/<int:rule_id>", api.RuleDetailApi.as_view(), name="auto-share-rule-detail"),
+    path(
+        "rules",
+        operations_by_method(get=api.RuleListApi, post=api.RuleCreateApi),
+        name="auto-share-rule-list",
+    ),
+    path(
+        "rules/<int:rule_id>",
+        operations_by_method(
+            get=api.RuleDetailApi, patch=api.RuleUpdateApi, delete=api.RuleDeleteApi
+        ),
+        name="auto-share-rule-detail",
+    ),
     path("shares", api.ShareListApi.as_view(), name="auto-share-list"),
     path("shares/<jobid:share_id>", api.ShareDetailApi.as_view(), name="auto-share-detail"),
     path("events", api.EventListApi.as_view(), name="auto-share-event-list"),

@@ -201,11 +201,14 @@ class Worker:
 
 
 def run_ours(package: Any, destination: str, user: Any) -> float:
+    from sharing_app.destinations.destination import parse_destination
     from sharing_app.push import services
     from sharing_app.push.models import PushJob, PushStatus
 
     start = time.perf_counter()
-    job = services.push_create(package=package, share_destination=destination, user=user)
+    job = services.push_create(
+        package=package, destination=parse_destination(destination), user=user
+    )
     while True:
         status, error = PushJob.objects.filter(id=job.id).values_list("status", "error_message")[0]
         if status in (PushStatus.SUCCEEDED, PushStatus.FAILED, PushStatus.ABORTED):

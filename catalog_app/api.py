@@ -1,24 +1,30 @@
-"""Catalog REST API: read-only lists and CSV importers (multipart upload)."""
+"""Catalog REST API: read-only lists and CSV importers (multipart upload).
+
+One view per operation. Every importer answers with `LimsImportApi.OutputSerializer` (component
+`ImportResult`); the LIMS and workflow importers take the same upload
+(`LimsImportApi.InputSerializer`, component `ImportInput`).
+"""
 
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import generics, serializers, status
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from rest_framework import serializers
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog_app import selectors
+from catalog_app.importers.base import ImportResult
 from catalog_app.importers.fastq_list import catalog_import_fastq_list, fastq_list_records_from_csv
 from catalog_app.importers.lims import catalog_import_lims, lims_records_from_csv
 from catalog_app.importers.storage import catalog_sync_storage
 from catalog_app.importers.workflows import catalog_import_workflows, workflow_records_from_csv
 from catalog_app.models import Library, SequencingRun, WorkflowRun
 from datasharing.csvfile import decode_upload
-from datasharing.parsers import RequestTooLarge
+from datasharing.errors import PayloadTooLarge
+from datasharing.pagination import EnvelopePagination
 from datasharing.query import query_list
 
 
@@ -34,7 +40,7 @@ def _list_param(name: str, description: str) -> OpenApiParameter:
 # --- Read-only lists ----------------------------------------------------------------------------
 
 
-class LibraryListApi(generics.ListAPIView):
+class LibraryListApi(APIView):
     class OutputSerializer(serializers.ModelSerializer):
         subject_id = serializers.CharField(source="subject.internal_subject_id", default=None)
         external_subject_id = serializers.CharField(
@@ -72,7 +78,7 @@ class LibraryListApi(generics.ListAPIView):
         def get_instrument_run_ids(self, library: Library) -> list[str]:
             return sorted({r.instrument_run_id for r in library.runs.all()})
 
-    serializer_class = OutputSerializer
+    pagination_class = EnvelopePagination
 
     @extend_schema(
         operation_id="catalog_libraries_list",
@@ -86,13 +92,11 @@ class LibraryListApi(generics.ListAPIView):
             _list_param("assay", "Assays."),
             _list_param("phenotype", "Phenotypes (tumor, normal ...)."),
         ],
+        responses={200: OutputSerializer(many=True)},
     )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
-
-    def get_queryset(self) -> QuerySet[Library]:
-        params = self.request.query_params
-        return selectors.library_list(
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        libraries = selectors.library_list(
             library_ids=query_list(params, "libraryId"),
             subject_ids=query_list(params, "subjectId"),
             project_ids=query_list(params, "projectId"),
@@ -102,9 +106,12 @@ class LibraryListApi(generics.ListAPIView):
             assays=query_list(params, "assay"),
             phenotypes=query_list(params, "phenotype"),
         )
+        return self.pagination_class.response(
+            queryset=libraries, serializer_class=self.OutputSerializer, request=request, view=self
+        )
 
 
-class RunListApi(generics.ListAPIView):
+class RunListApi(APIView):
     class OutputSerializer(serializers.ModelSerializer):
         library_count = serializers.IntegerField()
 
@@ -112,7 +119,7 @@ class RunListApi(generics.ListAPIView):
             model = SequencingRun
             fields = ["instrument_run_id", "run_date", "library_count"]
 
-    serializer_class = OutputSerializer
+    pagination_class = EnvelopePagination
 
     @extend_schema(
         operation_id="catalog_runs_list",
@@ -120,19 +127,20 @@ class RunListApi(generics.ListAPIView):
             _list_param("instrumentRunId", "Instrument run ids."),
             _list_param("libraryId", "Library ids."),
         ],
+        responses={200: OutputSerializer(many=True)},
     )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
-
-    def get_queryset(self) -> QuerySet[SequencingRun]:
-        params = self.request.query_params
-        return selectors.run_list(
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        runs = selectors.run_list(
             instrument_run_ids=query_list(params, "instrumentRunId"),
             library_ids=query_list(params, "libraryId"),
-        ).annotate(library_count=Count("libraries", distinct=True))
+        )
+        return self.pagination_class.response(
+            queryset=runs, serializer_class=self.OutputSerializer, request=request, view=self
+        )
 
 
-class WorkflowRunListApi(generics.ListAPIView):
+class WorkflowRunListApi(APIView):
     class OutputSerializer(serializers.ModelSerializer):
         library_ids = serializers.SerializerMethodField()
 
@@ -154,7 +162,7 @@ class WorkflowRunListApi(generics.ListAPIView):
         def get_library_ids(self, run: WorkflowRun) -> list[str]:
             return sorted(lib.library_id for lib in run.libraries.all())
 
-    serializer_class = OutputSerializer
+    pagination_class = EnvelopePagination
 
     @extend_schema(
         operation_id="catalog_workflow_runs_list",
@@ -164,76 +172,84 @@ class WorkflowRunListApi(generics.ListAPIView):
             _list_param("status", "Workflow statuses (SUCCEEDED, FAILED ...)."),
             _list_param("libraryId", "Library ids."),
         ],
+        responses={200: OutputSerializer(many=True)},
     )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
-
-    def get_queryset(self) -> QuerySet[WorkflowRun]:
-        params = self.request.query_params
-        return selectors.workflow_run_list(
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        runs = selectors.workflow_run_list(
             portal_run_ids=query_list(params, "portalRunId"),
             workflow_names=query_list(params, "workflowName"),
             statuses=query_list(params, "status"),
             library_ids=query_list(params, "libraryId"),
         )
+        return self.pagination_class.response(
+            queryset=runs, serializer_class=self.OutputSerializer, request=request, view=self
+        )
 
 
 # --- Importers ----------------------------------------------------------------------------------
 
-ImportResultSerializer = inline_serializer(
-    "ImportResult",
-    {
-        "created": serializers.IntegerField(),
-        "updated": serializers.IntegerField(),
-        "unchanged": serializers.IntegerField(),
-    },
-)
-
 
 def _read_upload(upload: Any) -> str:
     if upload.size > settings.CATALOG_UPLOAD_MAX_BYTES:
-        raise RequestTooLarge(
+        raise PayloadTooLarge(
             f"File of {upload.size} bytes exceeds the limit of {settings.CATALOG_UPLOAD_MAX_BYTES} bytes."
         )
     return decode_upload(upload.read(), name=upload.name or "file")
 
 
-class _ImportApi(APIView):
+class LimsImportApi(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
+    @extend_schema_serializer(component_name="ImportInput")
     class InputSerializer(serializers.Serializer):
         file = serializers.FileField(help_text="The CSV file.")
 
+    @extend_schema_serializer(component_name="ImportResult")
+    class OutputSerializer(serializers.Serializer):
+        created = serializers.IntegerField()
+        updated = serializers.IntegerField()
+        unchanged = serializers.IntegerField()
 
-class LimsImportApi(_ImportApi):
+        def to_representation(self, instance: ImportResult) -> dict[str, Any]:
+            # Importer-specific counts (`missing`, `librariesCreated`, ...) follow the three.
+            return {**super().to_representation(instance), **instance.extra}
+
     @extend_schema(
         operation_id="catalog_import_lims",
-        request=_ImportApi.InputSerializer,
-        responses={200: ImportResultSerializer},
+        request=InputSerializer,
+        responses={200: OutputSerializer},
     )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         records = lims_records_from_csv(_read_upload(serializer.validated_data["file"]))
         result = catalog_import_lims(records=records)
-        return Response(result.as_dict(), status=status.HTTP_200_OK)
+        return Response(self.OutputSerializer(result).data)
 
 
-class WorkflowImportApi(_ImportApi):
+class WorkflowImportApi(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    InputSerializer = LimsImportApi.InputSerializer
+    OutputSerializer = LimsImportApi.OutputSerializer
+
     @extend_schema(
         operation_id="catalog_import_workflows",
-        request=_ImportApi.InputSerializer,
-        responses={200: ImportResultSerializer},
+        request=InputSerializer,
+        responses={200: OutputSerializer},
     )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         records = workflow_records_from_csv(_read_upload(serializer.validated_data["file"]))
         result = catalog_import_workflows(records=records)
-        return Response(result.as_dict())
+        return Response(self.OutputSerializer(result).data)
 
 
-class FastqListImportApi(_ImportApi):
+class FastqListImportApi(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
     class InputSerializer(serializers.Serializer):
         file = serializers.FileField(help_text="BCL Convert fastq_list.csv.")
         instrumentRunId = serializers.CharField(max_length=255)
@@ -241,10 +257,12 @@ class FastqListImportApi(_ImportApi):
             max_length=1024, help_text="s3://bucket/prefix/ the file paths are relative to."
         )
 
+    OutputSerializer = LimsImportApi.OutputSerializer
+
     @extend_schema(
         operation_id="catalog_import_fastq_list",
         request=InputSerializer,
-        responses={200: ImportResultSerializer},
+        responses={200: OutputSerializer},
     )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
@@ -254,7 +272,7 @@ class FastqListImportApi(_ImportApi):
         result = catalog_import_fastq_list(
             records=records, instrument_run_id=data["instrumentRunId"], base_uri=data["baseUri"]
         )
-        return Response(result.as_dict())
+        return Response(self.OutputSerializer(result).data)
 
 
 class SyncStorageApi(APIView):
@@ -266,13 +284,15 @@ class SyncStorageApi(APIView):
             help_text="s3://bucket/prefix/ to catalogue; empty refreshes every catalogued object.",
         )
 
+    OutputSerializer = LimsImportApi.OutputSerializer
+
     @extend_schema(
         operation_id="catalog_sync_storage",
         request=InputSerializer,
-        responses={200: ImportResultSerializer},
+        responses={200: OutputSerializer},
     )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         result = catalog_sync_storage(uri=serializer.validated_data.get("uri") or None)
-        return Response(result.as_dict())
+        return Response(self.OutputSerializer(result).data)

@@ -1,6 +1,6 @@
 """Reads from the catalog."""
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 
 from catalog_app.models import Library, SequencingRun, WorkflowRun
 
@@ -50,7 +50,11 @@ def run_list(
         qs = qs.filter(instrument_run_id__in=instrument_run_ids)
     if library_ids:
         qs = qs.filter(libraries__library_id__in=library_ids)
-    return qs.distinct().order_by("-run_date", "instrument_run_id")
+    return (
+        qs.distinct()
+        .order_by("-run_date", "instrument_run_id")
+        .annotate(library_count=Count("libraries", distinct=True))
+    )
 
 
 def workflow_run_list(

@@ -8,6 +8,9 @@ admins (group or superuser) may do everything, including actions that need expli
 
 from typing import Any
 
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication, get_authorization_header
 from rest_framework.permissions import SAFE_METHODS, BasePermission
@@ -88,3 +91,12 @@ class RolePermission(BasePermission):
         if required is None:
             required = VIEWER if request.method in SAFE_METHODS else CURATOR
         return required in roles
+
+
+def request_user(request: HttpRequest | Request) -> User:
+    """The user a view or admin action acts for. They run after authentication and a permission
+    check, so an anonymous user here is refused (403), never handed to a service."""
+    user = request.user
+    if not isinstance(user, User) or not user.is_authenticated:
+        raise PermissionDenied
+    return user

@@ -1,6 +1,12 @@
-"""One error type for domain failures, and the handler that renders every API error as JSON.
+"""Domain errors, and the one handler that renders every API error as JSON.
 
-Error body: `{"message": "...", "details": {...}}`. Clients never get a 500 for input they sent.
+Error body: `{"message": "...", "details": {...}}` (`details` only when there are some). Clients
+never get a 500 for input they sent.
+
+Services and selectors raise `DomainError` (the input is invalid: 400) or one of its subclasses
+for the other outcomes a user can act on; none of them knows about HTTP. The status of each
+type is written once, in `_STATUS_BY_ERROR` below. Code that only needs to know "the domain
+refused" (admin actions, management commands, automation) catches `DomainError`.
 """
 
 import logging
@@ -16,16 +22,47 @@ logger = logging.getLogger(__name__)
 
 
 class DomainError(Exception):
-    """A failure a user can act on: bad input (400), forbidden (403), unknown (404), wrong state (409)."""
+    """A failure a user can act on. Raised as such: the input is invalid (400)."""
 
-    def __init__(self, message: str, *, details: Any = None, status_code: int = 400) -> None:
+    def __init__(self, message: str, *, details: Any = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
-        self.status_code = status_code
 
     def __str__(self) -> str:
         return self.message
+
+
+class Forbidden(DomainError):
+    """The user may not do this (403), e.g. push to a destination outside the allow-list."""
+
+
+class NotFound(DomainError):
+    """No such thing (404): an unknown id, or an id of the wrong kind."""
+
+
+class Conflict(DomainError):
+    """The thing is not in a state that allows this (409): not SUCCEEDED, expired, already
+    pushing, already decided."""
+
+
+class PayloadTooLarge(DomainError):
+    """The request carries more than we accept (413)."""
+
+
+# The one place a domain outcome becomes an HTTP status. Most specific first: a subclass of a
+# subclass gets its own line or its parent's status.
+_STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
+    (Forbidden, status.HTTP_403_FORBIDDEN),
+    (NotFound, status.HTTP_404_NOT_FOUND),
+    (Conflict, status.HTTP_409_CONFLICT),
+    (PayloadTooLarge, status.HTTP_413_REQUEST_ENTITY_TOO_LARGE),
+    (DomainError, status.HTTP_400_BAD_REQUEST),
+)
+
+
+def domain_error_status(exc: DomainError) -> int:
+    return next(code for kind, code in _STATUS_BY_ERROR if isinstance(exc, kind))
 
 
 def _camel(name: str) -> str:
@@ -61,7 +98,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         body: dict[str, Any] = {"message": exc.message}
         if exc.details is not None:
             body["details"] = exc.details
-        return Response(body, status=exc.status_code)
+        return Response(body, status=domain_error_status(exc))
     if isinstance(exc, RequestDataTooBig):
         return Response(
             {"message": "Request body too large."}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE

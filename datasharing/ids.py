@@ -4,7 +4,7 @@ import re
 
 from ulid import ULID
 
-from datasharing.errors import DomainError
+from datasharing.errors import NotFound
 
 _ULID_RE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 
@@ -23,5 +23,5 @@ def normalize_id(value: str, *, prefix: str) -> str:
         raw = raw[len(prefix) + 1 :]
     raw = raw.upper()
     if not _ULID_RE.fullmatch(raw):
-        raise DomainError(f"No {prefix} with id {value!r}.", status_code=404)
+        raise NotFound(f"No {prefix} with id {value!r}.")
     return f"{prefix}.{raw}"

@@ -2,19 +2,42 @@
 
 `{"links": {"previous", "next"}, "pagination": {"page", "rowsPerPage", "count"}, "results": []}`
 Query parameters: `page` (1-based) and `rowsPerPage`.
+
+A list view declares `pagination_class = EnvelopePagination` (the OpenAPI schema reads it) and
+answers with `self.pagination_class.response(...)`: COUNT and LIMIT/OFFSET run in the database.
 """
+
+from __future__ import annotations
 
 from typing import Any
 
 from django.conf import settings
+from django.db.models import QuerySet
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+from rest_framework.views import APIView
 
 
 class EnvelopePagination(PageNumberPagination):
     page_query_param = "page"
     page_size_query_param = "rowsPerPage"
+
+    @classmethod
+    def response(
+        cls,
+        *,
+        queryset: QuerySet[Any],
+        serializer_class: type[BaseSerializer[Any]],
+        request: Request,
+        view: APIView,
+    ) -> Response:
+        """The requested page of `queryset`, serialized, in the envelope."""
+        paginator = cls()
+        page = paginator.paginate_queryset(queryset, request, view=view)
+        return paginator.get_paginated_response(serializer_class(page, many=True).data)
 
     @property
     def max_page_size(self) -> int:  # type: ignore[override]

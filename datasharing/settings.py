@@ -215,6 +215,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
     ],
     "COMPONENT_SPLIT_REQUEST": True,
+    "DEFAULT_GENERATOR_CLASS": "datasharing.schema.SchemaGenerator",
     "ENUM_NAME_OVERRIDES": {
         "PushStatusEnum": "sharing_app.push.models.PushStatus",
         "PushFileStatusEnum": "sharing_app.push.models.PushFileStatus",

@@ -13,6 +13,7 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from datasharing.auth import request_user
 from datasharing.errors import DomainError
 from packages_app import services
 from packages_app.lifecycle import NON_TERMINAL_STATUSES
@@ -172,12 +173,12 @@ class PackageAdmin(admin.ModelAdmin[Package]):
 
     def delete_model(self, request: HttpRequest, obj: Package) -> None:
         # Through the service: refused while running, and the artifacts go too.
-        services.package_delete(package=obj, user=request.user)
+        services.package_delete(package=obj, user=request_user(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Package]) -> None:
         for package in queryset:
             try:
-                services.package_delete(package=package, user=request.user)
+                services.package_delete(package=package, user=request_user(request))
             except DomainError as exc:
                 self.message_user(request, exc.message, messages.WARNING)
 
@@ -198,7 +199,7 @@ class PackageAdmin(admin.ModelAdmin[Package]):
         aborted, refused = 0, []
         for package in queryset:
             try:
-                services.package_abort(package=package, user=request.user)
+                services.package_abort(package=package, user=request_user(request))
                 aborted += 1
             except DomainError as exc:
                 refused.append(exc.message)

@@ -2,26 +2,31 @@
 
 Viewers read; curators create, abort and delete (delete: their own packages); admins everything.
 The dry run (`POST /api/v1/package:dryRun`) is a read: viewers may use it.
+
+One view per operation (`GET|POST package/` and `GET|DELETE package/{id}` are joined in urls.py).
+A package as every endpoint returns it is `PackageDetailApi.OutputSerializer` (component
+`Package`). Requests are validated by the services (`package_request_parse` names every problem,
+unknown fields included): the input serializers only take the two top-level fields, and the
+documented request shape is `PackageCreateApi.RequestSerializer`.
 """
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
-from django.contrib.auth.models import User
-from django.db.models import QuerySet
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
-    extend_schema_view,
+    extend_schema_serializer,
 )
-from rest_framework import generics, serializers, status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from datasharing.auth import VIEWER
+from datasharing.auth import VIEWER, request_user
+from datasharing.pagination import EnvelopePagination
 from datasharing.query import query_datetime, query_list
 from packages_app import selectors, services
 from packages_app.models import Package, PackageAnalysis, PackageFile, PackageLibrary, PackageStatus
@@ -64,48 +69,6 @@ class PackageRequestSerializer(serializers.Serializer):
     )
 
 
-class PackageSerializer(serializers.ModelSerializer):
-    package_request = PackageRequestSerializer(source="request")
-    requested_by = serializers.CharField(
-        source="requested_by.username", default=None, allow_null=True
-    )
-    has_expired = serializers.BooleanField()
-
-    class Meta:
-        model = Package
-        fields = [
-            "id",
-            "package_name",
-            "status",
-            "step",
-            "request_time",
-            "start_time",
-            "completion_time",
-            "expires_at",
-            "has_expired",
-            "error_message",
-            "requested_by",
-            "package_request",
-            "library_count",
-            "fastq_count",
-            "workflow_run_count",
-            "file_count",
-            "total_bytes",
-            "archived_file_count",
-        ]
-
-
-class _PackageInputSerializer(serializers.Serializer):
-    # Free-form here: the service validates and names every problem (unknown fields included).
-    package_name = serializers.JSONField(required=False)
-    package_request = serializers.JSONField(required=False)
-
-
-class PackageCreateSerializer(serializers.Serializer):
-    package_name = serializers.CharField(help_text="`^[A-Za-z][\\w.+-]+$`")
-    package_request = PackageRequestSerializer()
-
-
 def _list_param(name: str, description: str, **kwargs: Any) -> OpenApiParameter:
     return OpenApiParameter(
         name,
@@ -116,8 +79,50 @@ def _list_param(name: str, description: str, **kwargs: Any) -> OpenApiParameter:
     )
 
 
-class PackageListCreateApi(generics.ListAPIView):
-    serializer_class = PackageSerializer
+# --- Packages -----------------------------------------------------------------------------------
+
+
+class PackageDetailApi(APIView):
+    @extend_schema_serializer(component_name="Package")
+    class OutputSerializer(serializers.ModelSerializer):
+        package_request = PackageRequestSerializer(source="request")
+        requested_by = serializers.CharField(
+            source="requested_by.username", default=None, allow_null=True
+        )
+        has_expired = serializers.BooleanField()
+
+        class Meta:
+            model = Package
+            fields = [
+                "id",
+                "package_name",
+                "status",
+                "step",
+                "request_time",
+                "start_time",
+                "completion_time",
+                "expires_at",
+                "has_expired",
+                "error_message",
+                "requested_by",
+                "package_request",
+                "library_count",
+                "fastq_count",
+                "workflow_run_count",
+                "file_count",
+                "total_bytes",
+                "archived_file_count",
+            ]
+
+    @extend_schema(operation_id="package_get", responses={200: OutputSerializer})
+    def get(self, request: Request, package_id: str) -> Response:
+        package = selectors.package_get(package_id=package_id)
+        return Response(self.OutputSerializer(package).data)
+
+
+class PackageListApi(APIView):
+    OutputSerializer = PackageDetailApi.OutputSerializer
+    pagination_class = EnvelopePagination
 
     @extend_schema(
         operation_id="package_list",
@@ -133,13 +138,11 @@ class PackageListCreateApi(generics.ListAPIView):
             OpenApiParameter("completedAfter", str, description="ISO 8601 date or date-time."),
             OpenApiParameter("completedBefore", str, description="ISO 8601 date or date-time."),
         ],
+        responses={200: OutputSerializer(many=True)},
     )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
-
-    def get_queryset(self) -> QuerySet[Package]:
-        params = self.request.query_params
-        return selectors.package_list(
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        packages = selectors.package_list(
             package_names=query_list(params, "packageName") + query_list(params, "packageName[]"),
             statuses=query_list(params, "status") + query_list(params, "status[]"),
             requested_after=query_datetime(params, "requestAfter"),
@@ -147,30 +150,45 @@ class PackageListCreateApi(generics.ListAPIView):
             completed_after=query_datetime(params, "completedAfter"),
             completed_before=query_datetime(params, "completedBefore"),
         )
+        return self.pagination_class.response(
+            queryset=packages, serializer_class=self.OutputSerializer, request=request, view=self
+        )
+
+
+class PackageCreateApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        # Free-form here: the service validates and names every problem (unknown fields included).
+        package_name = serializers.JSONField(required=False)
+        package_request = serializers.JSONField(required=False)
+
+    @extend_schema_serializer(component_name="PackageCreate")
+    class RequestSerializer(serializers.Serializer):
+        # The request as documented (the OpenAPI request body); never used to validate.
+        package_name = serializers.CharField(help_text="`^[A-Za-z][\\w.+-]+$`")
+        package_request = PackageRequestSerializer()
+
+    OutputSerializer = PackageDetailApi.OutputSerializer
 
     @extend_schema(
         operation_id="package_create",
-        request=PackageCreateSerializer,
-        responses={201: PackageSerializer},
+        request=RequestSerializer,
+        responses={201: OutputSerializer},
     )
     def post(self, request: Request) -> Response:
-        serializer = _PackageInputSerializer(data=request.data)
+        serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         package = services.package_create(
             package_name=serializer.validated_data.get("package_name"),
             package_request=serializer.validated_data.get("package_request"),
-            user=cast(User, request.user),
+            user=request_user(request),
         )
-        return Response(PackageSerializer(package).data, status=status.HTTP_201_CREATED)
-
-
-@extend_schema_view(get=extend_schema(exclude=True), post=extend_schema(exclude=True))
-class PackageListCreateNoSlashApi(PackageListCreateApi):
-    """`/api/v1/package` without the slash, as the predecessor's CLI calls it."""
+        return Response(self.OutputSerializer(package).data, status=status.HTTP_201_CREATED)
 
 
 class PackageDryRunApi(APIView):
     required_role = VIEWER
+
+    InputSerializer = PackageCreateApi.InputSerializer
 
     class OutputSerializer(serializers.Serializer):
         package_name = serializers.CharField()
@@ -194,13 +212,13 @@ class PackageDryRunApi(APIView):
 
     @extend_schema(
         operation_id="package_dry_run",
-        request=PackageCreateSerializer,
+        request=PackageCreateApi.RequestSerializer,
         responses={200: OutputSerializer},
         description="Resolve a package request without creating anything: counts, sizes and "
         "archived files, or the 400 error creating the package would end with.",
     )
     def post(self, request: Request) -> Response:
-        serializer = _PackageInputSerializer(data=request.data)
+        serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         answer = services.package_dry_run(
             package_name=serializer.validated_data.get("package_name"),
@@ -209,39 +227,31 @@ class PackageDryRunApi(APIView):
         return Response(self.OutputSerializer(answer).data)
 
 
-class PackageDetailApi(APIView):
-    @extend_schema(operation_id="package_get", responses={200: PackageSerializer})
-    def get(self, request: Request, package_id: str) -> Response:
-        return Response(PackageSerializer(selectors.package_get(package_id=package_id)).data)
-
+class PackageDeleteApi(APIView):
     @extend_schema(
         operation_id="package_delete",
         responses={204: OpenApiResponse(description="Deleted, with its artifacts.")},
     )
     def delete(self, request: Request, package_id: str) -> Response:
         package = selectors.package_get(package_id=package_id)
-        services.package_delete(package=package, user=request.user)
+        services.package_delete(package=package, user=request_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class PackageAbortApi(APIView):
-    @extend_schema(operation_id="package_abort", request=None, responses={200: PackageSerializer})
+    OutputSerializer = PackageDetailApi.OutputSerializer
+
+    @extend_schema(operation_id="package_abort", request=None, responses={200: OutputSerializer})
     def patch(self, request: Request, package_id: str) -> Response:
         package = selectors.package_get(package_id=package_id)
-        return Response(
-            PackageSerializer(services.package_abort(package=package, user=request.user)).data
-        )
+        package = services.package_abort(package=package, user=request_user(request))
+        return Response(self.OutputSerializer(package).data)
 
 
 # --- Contents -----------------------------------------------------------------------------------
 
 
-class _ContentsApi(generics.ListAPIView):
-    def package(self) -> Package:
-        return selectors.package_get(package_id=self.kwargs["package_id"])
-
-
-class PackageLibraryListApi(_ContentsApi):
+class PackageLibraryListApi(APIView):
     class OutputSerializer(serializers.ModelSerializer):
         metadata = serializers.DictField(help_text="LIMS metadata at packaging time.")
 
@@ -249,80 +259,84 @@ class PackageLibraryListApi(_ContentsApi):
             model = PackageLibrary
             fields = ["library_id", "metadata"]
 
-    serializer_class = OutputSerializer
+    pagination_class = EnvelopePagination
 
-    @extend_schema(operation_id="package_libraries_list")
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
-
-    def get_queryset(self) -> QuerySet[PackageLibrary]:
-        return selectors.package_libraries_list(package=self.package())
-
-
-class _FileSerializer(serializers.ModelSerializer):
-    source_uri = serializers.CharField()
-    file_name = serializers.CharField()
-
-    class Meta:
-        model = PackageFile
-        fields = [
-            "relative_path",
-            "file_name",
-            "data_type",
-            "size",
-            "etag",
-            "md5",
-            "sha256",
-            "storage_class",
-            "restore_state",
-            "source_uri",
-            "library_id",
-            "instrument_run_id",
-            "lane",
-            "read_number",
-            "portal_run_id",
-            "workflow_name",
-        ]
+    @extend_schema(
+        operation_id="package_libraries_list", responses={200: OutputSerializer(many=True)}
+    )
+    def get(self, request: Request, package_id: str) -> Response:
+        package = selectors.package_get(package_id=package_id)
+        return self.pagination_class.response(
+            queryset=selectors.package_libraries_list(package=package),
+            serializer_class=self.OutputSerializer,
+            request=request,
+            view=self,
+        )
 
 
-class PackageFastqListApi(_ContentsApi):
-    class OutputSerializer(_FileSerializer):
-        pass
+class PackageFileListApi(APIView):
+    class OutputSerializer(serializers.ModelSerializer):
+        source_uri = serializers.CharField()
+        file_name = serializers.CharField()
 
-    serializer_class = OutputSerializer
+        class Meta:
+            model = PackageFile
+            fields = [
+                "relative_path",
+                "file_name",
+                "data_type",
+                "size",
+                "etag",
+                "md5",
+                "sha256",
+                "storage_class",
+                "restore_state",
+                "source_uri",
+                "library_id",
+                "instrument_run_id",
+                "lane",
+                "read_number",
+                "portal_run_id",
+                "workflow_name",
+            ]
 
-    @extend_schema(operation_id="package_fastqs_list")
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
-
-    def get_queryset(self) -> QuerySet[PackageFile]:
-        return selectors.package_fastqs_list(package=self.package())
-
-
-class PackageFileListApi(_ContentsApi):
-    class OutputSerializer(_FileSerializer):
-        pass
-
-    serializer_class = OutputSerializer
+    pagination_class = EnvelopePagination
 
     @extend_schema(
         operation_id="package_files_list",
         parameters=[
             _list_param("dataType", "Data types (fastq, secondaryAnalysis)."),
         ],
+        responses={200: OutputSerializer(many=True)},
     )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
+    def get(self, request: Request, package_id: str) -> Response:
+        package = selectors.package_get(package_id=package_id)
+        files = selectors.package_files_list(
+            package=package, data_types=query_list(request.query_params, "dataType")
+        )
+        return self.pagination_class.response(
+            queryset=files, serializer_class=self.OutputSerializer, request=request, view=self
+        )
 
-    def get_queryset(self) -> QuerySet[PackageFile]:
-        files = selectors.package_files_list(package=self.package())
-        data_types = query_list(self.request.query_params, "dataType")
-        if data_types:
-            files = files.filter(data_type__in=data_types)
-        return files
+
+class PackageFastqListApi(APIView):
+    class OutputSerializer(PackageFileListApi.OutputSerializer):
+        pass
+
+    pagination_class = EnvelopePagination
+
+    @extend_schema(operation_id="package_fastqs_list", responses={200: OutputSerializer(many=True)})
+    def get(self, request: Request, package_id: str) -> Response:
+        package = selectors.package_get(package_id=package_id)
+        return self.pagination_class.response(
+            queryset=selectors.package_fastqs_list(package=package),
+            serializer_class=self.OutputSerializer,
+            request=request,
+            view=self,
+        )
 
 
-class PackageAnalysisListApi(_ContentsApi):
+class PackageAnalysisListApi(APIView):
     class OutputSerializer(serializers.ModelSerializer):
         class Meta:
             model = PackageAnalysis
@@ -337,11 +351,16 @@ class PackageAnalysisListApi(_ContentsApi):
                 "library_ids",
             ]
 
-    serializer_class = OutputSerializer
+    pagination_class = EnvelopePagination
 
-    @extend_schema(operation_id="package_analyses_list")
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
-
-    def get_queryset(self) -> QuerySet[PackageAnalysis]:
-        return selectors.package_analyses_list(package=self.package())
+    @extend_schema(
+        operation_id="package_analyses_list", responses={200: OutputSerializer(many=True)}
+    )
+    def get(self, request: Request, package_id: str) -> Response:
+        package = selectors.package_get(package_id=package_id)
+        return self.pagination_class.response(
+            queryset=selectors.package_analyses_list(package=package),
+            serializer_class=self.OutputSerializer,
+            request=request,
+            view=self,
+        )

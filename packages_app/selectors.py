@@ -5,7 +5,7 @@ import datetime as dt
 from django.db.models import QuerySet
 
 from datasharing import s3
-from datasharing.errors import DomainError
+from datasharing.errors import Conflict, DomainError, NotFound
 from datasharing.ids import normalize_id
 from packages_app.models import (
     DataType,
@@ -18,27 +18,31 @@ from packages_app.models import (
 
 
 def package_get(*, package_id: str) -> Package:
-    """The package with this id (`pkg.<ULID>` or a bare ULID); 404 DomainError when unknown."""
+    """The package with this id (`pkg.<ULID>` or a bare ULID); NotFound when unknown."""
     normalized = normalize_id(package_id, prefix="pkg")
     try:
         return Package.objects.select_related("requested_by").get(id=normalized)
     except Package.DoesNotExist:
-        raise DomainError(f"No package with id {package_id!r}.", status_code=404) from None
+        raise NotFound(f"No package with id {package_id!r}.") from None
 
 
 def package_require_shareable(*, package: Package) -> None:
     """Push, presign and report need a SUCCEEDED package that has not expired (else 409)."""
     if package.status != PackageStatus.SUCCEEDED:
-        raise DomainError(
+        raise Conflict(
             f"Package {package.id} is {package.status}; only SUCCEEDED packages can be shared.",
-            status_code=409,
         )
     if package.has_expired:
-        raise DomainError(f"Package {package.id} has expired.", status_code=409)
+        raise Conflict(f"Package {package.id} has expired.")
 
 
-def package_files_list(*, package: Package) -> QuerySet[PackageFile]:
-    return PackageFile.objects.filter(package=package).order_by("relative_path")
+def package_files_list(
+    *, package: Package, data_types: list[str] | None = None
+) -> QuerySet[PackageFile]:
+    files = PackageFile.objects.filter(package=package)
+    if data_types:
+        files = files.filter(data_type__in=data_types)
+    return files.order_by("relative_path")
 
 
 def package_archived_files(*, package: Package) -> list[str]:

@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from datasharing import s3
 from datasharing.auth import user_is_admin
-from datasharing.errors import DomainError
+from datasharing.errors import Conflict, DomainError, Forbidden
 from packages_app import defrost
 from packages_app.events import package_state_announce
 from packages_app.lifecycle import (
@@ -118,7 +118,7 @@ def package_dry_run(*, package_name: str, package_request: dict[str, Any]) -> di
     return {"package_name": name, "package_request": request.as_dict(), **resolution.summary()}
 
 
-def package_abort(*, package: Package, user: Any) -> Package:
+def package_abort(*, package: Package, user: User) -> Package:
     """ABORTED from any non-terminal state (409 once terminal). Work in progress stops at its next
     step or batch; restore requests already sent to S3 cannot be withdrawn."""
     who = getattr(user, "username", "") or "the system"
@@ -130,26 +130,23 @@ def package_abort(*, package: Package, user: Any) -> Package:
     )
     if aborted is None:
         package.refresh_from_db()
-        raise DomainError(
+        raise Conflict(
             f"Package {package.id} is already {package.status}; only PENDING, RUNNING or "
             "UNARCHIVING packages can be aborted.",
-            status_code=409,
         )
     return aborted
 
 
-def package_delete(*, package: Package, user: Any) -> None:
+def package_delete(*, package: Package, user: User) -> None:
     """Delete a finished package and its artifacts. Refused (409) while it is being built;
     curators may delete the packages they requested, admins any package (403 otherwise)."""
     if package.status in NON_TERMINAL_STATUSES:
-        raise DomainError(
+        raise Conflict(
             f"Package {package.id} is {package.status}; abort it before deleting it.",
-            status_code=409,
         )
     if not user_is_admin(user) and package.requested_by_id != getattr(user, "pk", None):
-        raise DomainError(
+        raise Forbidden(
             "Only the curator who requested a package, or an admin, may delete it.",
-            status_code=403,
         )
     with transaction.atomic():
         try:
@@ -157,9 +154,8 @@ def package_delete(*, package: Package, user: Any) -> None:
                 id=package.id, status__in=TERMINAL_PACKAGE_STATUSES
             ).delete()
         except ProtectedError:
-            raise DomainError(
+            raise Conflict(
                 f"Package {package.id} cannot be deleted: push jobs or other records refer to it.",
-                status_code=409,
             ) from None
         if deleted:
             # Inside the transaction: if the artifacts cannot be removed, the package stays.

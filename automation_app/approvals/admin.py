@@ -15,6 +15,7 @@ from django.http import HttpRequest
 
 from automation_app.approvals import services as approvals
 from automation_app.models import AutoShare, DecisionChannel
+from datasharing.auth import request_user
 from datasharing.errors import DomainError
 
 
@@ -36,7 +37,7 @@ def _decide(
     decided = 0
     for share_id in queryset.values_list("id", flat=True):
         try:
-            share = decide(share_id=share_id, via=DecisionChannel.ADMIN, user=request.user)
+            share = decide(share_id=share_id, via=DecisionChannel.ADMIN, user=request_user(request))
         except DomainError as exc:
             modeladmin.message_user(request, exc.message, level=messages.WARNING)
             continue

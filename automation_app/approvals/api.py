@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -18,6 +18,15 @@ from rest_framework.views import APIView
 
 from automation_app.approvals import services as approvals
 from automation_app.models import AutoShare, DecisionChannel
+from datasharing.auth import request_user
+
+_ERROR_RESPONSES = {
+    400: OpenApiResponse(description="Malformed body (comment not a string or too long)."),
+    401: OpenApiResponse(description="No credentials."),
+    403: OpenApiResponse(description="Not an admin, and without approve_autoshare."),
+    404: OpenApiResponse(description="No automatic share with this id."),
+    409: OpenApiResponse(description="The share does not await approval (already decided)."),
+}
 
 
 class CanApproveAutoShares(BasePermission):
@@ -27,94 +36,88 @@ class CanApproveAutoShares(BasePermission):
         return approvals.user_may_approve(request.user)
 
 
-class DecisionInputSerializer(serializers.Serializer):
-    comment = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
-
-
-class AutoShareDecisionSerializer(serializers.ModelSerializer):
-    """The share after the decision."""
-
-    rule = serializers.CharField(source="rule.job_name")
-    instrument_run_id = serializers.CharField(source="run.instrument_run_id")
-    package_id = serializers.CharField(allow_null=True)
-    push_job_id = serializers.CharField(allow_null=True)
-    decided_by = serializers.SerializerMethodField()
-
-    class Meta:
-        model = AutoShare
-        fields = [
-            "id",
-            "rule",
-            "instrument_run_id",
-            "status",
-            "share_destination",
-            "package_id",
-            "push_job_id",
-            "decided_by",
-            "decided_by_slack_user",
-            "decided_via",
-            "decided_at",
-            "decision_comment",
-            "error",
-        ]
-
-    def get_decided_by(self, share: AutoShare) -> str:
-        return share.decided_by.get_username() if share.decided_by else ""
-
-
-_RESPONSES = {
-    200: AutoShareDecisionSerializer,
-    400: OpenApiResponse(description="Malformed body (comment not a string or too long)."),
-    401: OpenApiResponse(description="No credentials."),
-    403: OpenApiResponse(description="Not an admin, and without approve_autoshare."),
-    404: OpenApiResponse(description="No automatic share with this id."),
-    409: OpenApiResponse(description="The share does not await approval (already decided)."),
-}
-
-
-_DECIDE = {"approve": approvals.auto_share_approve, "reject": approvals.auto_share_reject}
-
-
-class _AutoShareDecisionApi(APIView):
+class AutoShareApproveApi(APIView):
     permission_classes = [CanApproveAutoShares]
-    decision = "approve"
 
-    def post(self, request: Request, share_id: str) -> Response:
-        serializer = DecisionInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        share = _DECIDE[self.decision](
-            share_id=share_id,
-            via=DecisionChannel.API,
-            user=request.user,
-            comment=serializer.validated_data["comment"],
+    @extend_schema_serializer(component_name="DecisionInput")
+    class InputSerializer(serializers.Serializer):
+        comment = serializers.CharField(
+            max_length=1000, required=False, allow_blank=True, default=""
         )
-        return Response(AutoShareDecisionSerializer(share).data)
 
+    @extend_schema_serializer(component_name="AutoShareDecision")
+    class OutputSerializer(serializers.ModelSerializer):
+        """The share after the decision."""
 
-@extend_schema_view(
-    post=extend_schema(
+        rule = serializers.CharField(source="rule.job_name")
+        instrument_run_id = serializers.CharField(source="run.instrument_run_id")
+        package_id = serializers.CharField(allow_null=True)
+        push_job_id = serializers.CharField(allow_null=True)
+        decided_by = serializers.SerializerMethodField()
+
+        class Meta:
+            model = AutoShare
+            fields = [
+                "id",
+                "rule",
+                "instrument_run_id",
+                "status",
+                "share_destination",
+                "package_id",
+                "push_job_id",
+                "decided_by",
+                "decided_by_slack_user",
+                "decided_via",
+                "decided_at",
+                "decision_comment",
+                "error",
+            ]
+
+        def get_decided_by(self, share: AutoShare) -> str:
+            return share.decided_by.get_username() if share.decided_by else ""
+
+    @extend_schema(
         operation_id="auto_share_approve",
         tags=["auto-share"],
         summary="Approve an automatic share: start its push",
         description="The share must be AWAITING_APPROVAL. It becomes PUSHING (or FAILED, with "
         "the reason in `error`, when the push is refused, e.g. the destination is no longer "
         "allowed).",
-        request=DecisionInputSerializer,
-        responses=_RESPONSES,
+        request=InputSerializer,
+        responses={200: OutputSerializer, **_ERROR_RESPONSES},
     )
-)
-class AutoShareApproveApi(_AutoShareDecisionApi):
-    decision = "approve"
+    def post(self, request: Request, share_id: str) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        share = approvals.auto_share_approve(
+            share_id=share_id,
+            via=DecisionChannel.API,
+            user=request_user(request),
+            comment=serializer.validated_data["comment"],
+        )
+        return Response(self.OutputSerializer(share).data)
 
 
-@extend_schema_view(
-    post=extend_schema(
+class AutoShareRejectApi(APIView):
+    permission_classes = [CanApproveAutoShares]
+
+    InputSerializer = AutoShareApproveApi.InputSerializer
+    OutputSerializer = AutoShareApproveApi.OutputSerializer
+
+    @extend_schema(
         operation_id="auto_share_reject",
         tags=["auto-share"],
         summary="Reject an automatic share: nothing is pushed",
-        request=DecisionInputSerializer,
-        responses=_RESPONSES,
+        request=InputSerializer,
+        responses={200: OutputSerializer, **_ERROR_RESPONSES},
     )
-)
-class AutoShareRejectApi(_AutoShareDecisionApi):
-    decision = "reject"
+    def post(self, request: Request, share_id: str) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        share = approvals.auto_share_reject(
+            share_id=share_id,
+            via=DecisionChannel.API,
+            user=request_user(request),
+            comment=serializer.validated_data["comment"],
+        )
+        return Response(self.OutputSerializer(share).data)

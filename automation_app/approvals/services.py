@@ -8,8 +8,8 @@ happened; an approval starts the push through `auto_share_start_push`, once.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.utils import timezone
 
@@ -18,7 +18,7 @@ from automation_app.models import AutoShare, AutoShareStatus, DecisionChannel
 from automation_app.notifications import services as notifications
 from automation_app.notifications.models import NotificationKind
 from datasharing.auth import user_is_admin
-from datasharing.errors import DomainError
+from datasharing.errors import Conflict, DomainError, NotFound
 from datasharing.ids import normalize_id
 
 logger = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 APPROVE_PERMISSION = "automation_app.approve_autoshare"
 
 
-def user_may_approve(user: Any) -> bool:
+def user_may_approve(user: User | AnonymousUser | None) -> bool:
     """Admins, and users holding `automation_app.approve_autoshare` (the curator group has it)."""
     if not user or not user.is_authenticated or not user.is_active:
         return False
@@ -34,11 +34,11 @@ def user_may_approve(user: Any) -> bool:
 
 
 def auto_share_get(*, share_id: str) -> AutoShare:
-    """The share with this id (`ash.<ULID>` or a bare ULID); 404 DomainError when unknown."""
+    """The share with this id (`ash.<ULID>` or a bare ULID); NotFound when unknown."""
     normalized = normalize_id(share_id, prefix="ash")
     share = AutoShare.objects.select_related("rule", "run").filter(pk=normalized).first()
     if share is None:
-        raise DomainError(f"No automatic share with id {share_id!r}.", status_code=404)
+        raise NotFound(f"No automatic share with id {share_id!r}.")
     return share
 
 
@@ -53,17 +53,16 @@ def _lock_awaiting(share_id: str) -> AutoShare:
                 share.decided_by.get_username() if share.decided_by else ""
             )
             decided = f" (decided via {share.decided_via}{' by ' + who if who else ''})"
-        raise DomainError(
+        raise Conflict(
             f"Automatic share {share.id} is {share.status}{decided}; only shares awaiting "
             "approval can be approved or rejected.",
             details={"status": share.status},
-            status_code=409,
         )
     return share
 
 
 def auto_share_approve(
-    *, share_id: str, via: str, user: Any = None, slack_user: str = "", comment: str = ""
+    *, share_id: str, via: str, user: User | None = None, slack_user: str = "", comment: str = ""
 ) -> AutoShare:
     """Approve: start the push (the share becomes PUSHING, or FAILED when the sharing app refuses
     the push, with the reason in `error`)."""
@@ -79,7 +78,7 @@ def auto_share_approve(
 
 
 def auto_share_reject(
-    *, share_id: str, via: str, user: Any = None, slack_user: str = "", comment: str = ""
+    *, share_id: str, via: str, user: User | None = None, slack_user: str = "", comment: str = ""
 ) -> AutoShare:
     """Reject: nothing is pushed; the share is REJECTED and the rule's targets are told."""
     with transaction.atomic():

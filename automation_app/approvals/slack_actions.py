@@ -21,7 +21,7 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
-    inline_serializer,
+    extend_schema_serializer,
 )
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -40,23 +40,19 @@ logger = logging.getLogger(__name__)
 _ACTIONS = (PUSH_ACTION_ID, REJECT_ACTION_ID)
 
 
-def _bad_request(message: str) -> DomainError:
-    return DomainError(message, status_code=400)
-
-
 def _decision(payload: Any) -> tuple[str, str, str, str]:
     """(action id, share id, Slack user id, channel id) of a `block_actions` payload."""
     if not isinstance(payload, dict) or payload.get("type") != "block_actions":
-        raise _bad_request("Expected a block_actions payload.")
+        raise DomainError("Expected a block_actions payload.")
     user = payload.get("user")
     actions = payload.get("actions")
     if not isinstance(user, dict) or not isinstance(user.get("id"), str) or not user["id"]:
-        raise _bad_request("The payload names no Slack user.")
+        raise DomainError("The payload names no Slack user.")
     if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
-        raise _bad_request("The payload holds no action.")
+        raise DomainError("The payload holds no action.")
     action_id, share_id = actions[0].get("action_id"), actions[0].get("value")
     if action_id not in _ACTIONS or not isinstance(share_id, str):
-        raise _bad_request(f"Unknown action {str(action_id)[:100]!r}.")
+        raise DomainError(f"Unknown action {str(action_id)[:100]!r}.")
     channel = payload.get("channel")
     channel_id = channel.get("id") if isinstance(channel, dict) else ""
     return action_id, share_id, user["id"], channel_id if isinstance(channel_id, str) else ""
@@ -67,6 +63,17 @@ class SlackActionsApi(APIView):
     permission_classes = [AllowAny]
     # The body is read raw (the signature covers its exact bytes) and parsed here.
     parser_classes: list[type] = []
+
+    @extend_schema_serializer(component_name="SlackActionsForm")
+    class InputSerializer(serializers.Serializer):
+        # The form as documented; `post` parses the signed raw body itself.
+        payload = serializers.CharField()
+
+    @extend_schema_serializer(component_name="SlackActionsReply")
+    class OutputSerializer(serializers.Serializer):
+        response_type = serializers.CharField()
+        replace_original = serializers.BooleanField()
+        text = serializers.CharField()
 
     @extend_schema(
         operation_id="slack_actions",
@@ -97,20 +104,9 @@ class SlackActionsApi(APIView):
                 description="Unix time Slack signed the request at.",
             ),
         ],
-        request={
-            "application/x-www-form-urlencoded": inline_serializer(
-                "SlackActionsForm", {"payload": serializers.CharField()}
-            )
-        },
+        request={"application/x-www-form-urlencoded": InputSerializer},
         responses={
-            200: inline_serializer(
-                "SlackActionsReply",
-                {
-                    "response_type": serializers.CharField(),
-                    "replace_original": serializers.BooleanField(),
-                    "text": serializers.CharField(),
-                },
-            ),
+            200: OutputSerializer,
             400: OpenApiResponse(description="Not a block_actions payload of ours."),
             401: OpenApiResponse(description="Missing, forged or stale Slack signature."),
         },
@@ -131,7 +127,7 @@ class SlackActionsApi(APIView):
             fields = parse_qs(raw.decode(), strict_parsing=True)
             payload = json.loads(fields["payload"][0])
         except (UnicodeDecodeError, ValueError, KeyError):
-            raise _bad_request("Expected a form body with a JSON `payload` field.") from None
+            raise DomainError("Expected a form body with a JSON `payload` field.") from None
         action_id, share_id, slack_user, channel = _decision(payload)
         text = approvals.auto_share_slack_decide(
             share_id=share_id, approve=action_id == PUSH_ACTION_ID, slack_user=slack_user
@@ -142,4 +138,5 @@ class SlackActionsApi(APIView):
             )
         # Slack ignores the body of a block_actions answer; the ephemeral message is posted
         # with chat.postEphemeral. The body says the same for logs and tests.
-        return Response({"response_type": "ephemeral", "replace_original": False, "text": text})
+        reply = {"response_type": "ephemeral", "replace_original": False, "text": text}
+        return Response(self.OutputSerializer(reply).data)

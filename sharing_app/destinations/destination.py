@@ -1,5 +1,10 @@
 """Share destinations: parsing into a `Destination` value (400 for anything malformed).
 
+A destination string is parsed once, where it enters (the push API, a rule being validated, an
+automatic share starting its push); everything after that passes the `Destination` around. A push
+job stores its parts and gives the value back (`PushJob.destination`, built with `in_s3` /
+`in_icav2`, which produce the same value `parse_destination` does for the normalised URI).
+
 Two kinds, written as URIs:
 - `s3://<bucket>/<prefix>/`: objects land at `<prefix>/<relative path>`.
 - `icav2://<project id or name>/<folder path>/`: files land in that folder of the ICAv2 project.
@@ -39,6 +44,21 @@ class Destination:
     prefix: str = ""  # s3: "" or ending with "/"
     project: str = ""  # icav2: project id or name, as given
     folder_path: str = ""  # icav2: absolute, starting and ending with "/"
+
+    @classmethod
+    def in_s3(cls, *, bucket: str, prefix: str) -> Destination:
+        """Parts already validated (parsed before, or stored from a parsed value)."""
+        return cls(kind=S3, uri=f"s3://{bucket}/{prefix}", bucket=bucket, prefix=prefix)
+
+    @classmethod
+    def in_icav2(cls, *, project: str, folder_path: str) -> Destination:
+        """Parts already validated; `folder_path` starts and ends with "/"."""
+        return cls(
+            kind=ICAV2,
+            uri=f"icav2://{project}{folder_path}",
+            project=project,
+            folder_path=folder_path,
+        )
 
     @property
     def project_is_id(self) -> bool:
@@ -97,7 +117,7 @@ def _parse_s3(value: str, original: str) -> Destination:
         _check_segments(prefix if prefix.endswith("/") else prefix + "/", original)
         if not prefix.endswith("/"):
             prefix += "/"
-    return Destination(kind=S3, uri=f"s3://{bucket}/{prefix}", bucket=bucket, prefix=prefix)
+    return Destination.in_s3(bucket=bucket, prefix=prefix)
 
 
 def _parse_icav2(value: str, original: str) -> Destination:
@@ -123,9 +143,7 @@ def _parse_icav2(value: str, original: str) -> Destination:
             f"Destination {original!r} contains characters ICAv2 does not accept: "
             + " ".join(forbidden)
         )
-    return Destination(
-        kind=ICAV2, uri=f"icav2://{project}/{path}", project=project, folder_path="/" + path
-    )
+    return Destination.in_icav2(project=project, folder_path="/" + path)
 
 
 def check_relative_paths_fit(destination: Destination, longest_relative_path: str) -> None:

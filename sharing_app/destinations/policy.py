@@ -6,12 +6,11 @@ rows; admins and holders of `push_to_any_destination` may push anywhere.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
+from django.contrib.auth.models import User
 
 from datasharing.auth import user_is_admin
-from datasharing.errors import DomainError
+from datasharing.errors import DomainError, Forbidden
 from sharing_app.destinations.destination import Destination, parse_destination
 from sharing_app.destinations.models import AllowedDestination
 
@@ -43,22 +42,21 @@ def destination_is_allowed(destination: Destination) -> bool:
     return any(_within(destination.uri, prefix) for prefix in allowed_destination_prefixes())
 
 
-def user_may_push_anywhere(user: Any) -> bool:
+def user_may_push_anywhere(user: User | None) -> bool:
     """Admins and holders of the explicit permission; never automation (no user)."""
     if user is None or not getattr(user, "is_authenticated", False):
         return False
     return bool(user_is_admin(user) or user.has_perm(PUSH_ANY_DESTINATION_PERMISSION))
 
 
-def require_destination_allowed(destination: Destination, *, user: Any) -> None:
+def require_destination_allowed(destination: Destination, *, user: User | None) -> None:
     """403 unless the destination is on the allow-list or the user may push anywhere.
 
     ICAv2 projects are matched as written: an entry naming a project by name does not admit the
     same project written by id (the name is resolved later, by the worker)."""
     if destination_is_allowed(destination) or user_may_push_anywhere(user):
         return
-    raise DomainError(
+    raise Forbidden(
         f"Destination {destination.uri} is not in the allowed destinations; ask an admin to add "
         "it (Admin > Allowed destinations) or to grant you the permission to push anywhere.",
-        status_code=403,
     )

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from datasharing.errors import DomainError
+from datasharing.errors import Conflict
 
 TEMPLATE_PATH = Path("download") / "download-data.sh"
 # Must match STATE_NAME in the template: the folder for partial downloads inside the target.
@@ -113,11 +113,10 @@ def check_relative_paths(paths: Sequence[str]) -> None:
             problems[path] = "is both a file and a folder of other files"
     if problems:
         listed = dict(sorted(problems.items())[:_MAX_LISTED])
-        raise DomainError(
+        raise Conflict(
             f"{len(problems)} relative path(s) of the package cannot be written safely by a "
             "download script.",
             details={"problem_count": len(problems), "paths": listed},
-            status_code=409,
         )
 
 
@@ -184,9 +183,7 @@ def render_download_script(
         (manifest, "DATASHARING_END_OF_MANIFEST"),
     ):
         if f"\n{delimiter}\n" in f"\n{body}":
-            raise DomainError(
-                f"The package's contents contain the line {delimiter}.", status_code=409
-            )
+            raise Conflict(f"The package's contents contain the line {delimiter}.")
     # The here-document bodies replace whole placeholder lines (an empty table leaves no line);
     # split rather than replace so nothing inside the tables is ever taken for a placeholder.
     head, rest = _split_once(text, "@FILE_TABLE@\n")

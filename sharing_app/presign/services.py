@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from datasharing import s3
-from datasharing.errors import DomainError
+from datasharing.errors import Conflict, DomainError, NotFound
 from datasharing.ids import normalize_id
 from packages_app.models import Package, PackageFile
 from packages_app.report.artifacts import manifest_tsv
@@ -58,7 +59,7 @@ def presign_file_url_expiry_limit() -> int:
 def _require_no_archived_files(package: Package) -> None:
     archived = package_archived_files(package=package)
     if archived:
-        raise DomainError(
+        raise Conflict(
             f"{len(archived)} file(s) of package {package.id} are in an archive storage class "
             "and not restored, so they cannot be downloaded; restore them (package again with "
             "defrostArchivedFastqs) or leave them out.",
@@ -66,7 +67,6 @@ def _require_no_archived_files(package: Package) -> None:
                 "archived_file_count": len(archived),
                 "archived_files": archived[:_MAX_LISTED_ARCHIVED],
             },
-            status_code=409,
         )
 
 
@@ -91,7 +91,7 @@ def _package_manifest(package: Package) -> str:
 
 
 def package_presign(
-    *, package: Package, user: Any, file_url_expiry_seconds: int | None = None
+    *, package: Package, user: User, file_url_expiry_seconds: int | None = None
 ) -> PresignResult:
     """Write `download-data.<packageName>.sh` under the package's prefix and record it.
 
@@ -285,4 +285,4 @@ def presign_get(*, presign_id: str) -> Presign:
     try:
         return Presign.objects.select_related("created_by").get(id=normalized)
     except Presign.DoesNotExist:
-        raise DomainError(f"No presign with id {presign_id!r}.", status_code=404) from None
+        raise NotFound(f"No presign with id {presign_id!r}.") from None

@@ -1,11 +1,12 @@
 from django.urls import path
 
+from datasharing.routing import operations_by_method
 from sharing_app.presign import api
 
 urlpatterns = [
     path(
         "package/<jobid:package_id>:presign",
-        api.PackagePresignApi.as_view(),
+        operations_by_method(get=api.PackagePresignGetApi, post=api.PackagePresignApi),
         name="package-presign",
     ),
     path(

@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from datasharing.admin import ReadOnlyAdmin
+from datasharing.auth import request_user
 from datasharing.errors import DomainError
 from sharing_app.push import services
 from sharing_app.push.models import PushFile, PushJob
@@ -43,7 +44,7 @@ class PushJobAdmin(ReadOnlyAdmin):
         aborted = 0
         for job in queryset:
             try:
-                services.push_abort(push_job=job, user=request.user)
+                services.push_abort(push_job=job, user=request_user(request))
                 aborted += 1
             except DomainError as exc:
                 self.message_user(request, exc.message, level=messages.WARNING)

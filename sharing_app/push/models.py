@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from datasharing.ids import new_id
+from sharing_app.destinations.destination import Destination
 
 
 def new_push_job_id() -> str:
@@ -133,6 +134,14 @@ class PushJob(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_PUSH_STATUSES
+
+    @property
+    def destination(self) -> Destination:
+        """The destination the job was created for, rebuilt from the stored parts (the ICAv2
+        project as given, not the id it resolved to)."""
+        if self.destination_type == DestinationType.S3:
+            return Destination.in_s3(bucket=self.destination_bucket, prefix=self.destination_prefix)
+        return Destination.in_icav2(project=self.icav2_project, folder_path=self.icav2_folder_path)
 
 
 class PushFileStatus(models.TextChoices):

@@ -9,19 +9,19 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet
 
 from catalog_app.models import Library
-from datasharing.errors import DomainError
+from datasharing.errors import DomainError, NotFound
 from datasharing.ids import normalize_id
 from packages_app.models import Package, PackageLibrary
 from sharing_app.push.models import PushFile, PushJob
 
 
 def push_job_get(*, push_job_id: str) -> PushJob:
-    """The push job with this id (`psh.<ULID>` or a bare ULID); 404 DomainError when unknown."""
+    """The push job with this id (`psh.<ULID>` or a bare ULID); NotFound when unknown."""
     normalized = normalize_id(push_job_id, prefix="psh")
     try:
         return PushJob.objects.select_related("requested_by").get(id=normalized)
     except PushJob.DoesNotExist:
-        raise DomainError(f"No push job with id {push_job_id!r}.", status_code=404) from None
+        raise NotFound(f"No push job with id {push_job_id!r}.") from None
 
 
 def push_job_list(

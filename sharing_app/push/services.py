@@ -15,17 +15,18 @@ from collections import Counter
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, QuerySet, Sum
 from django.db.models.functions import Length
 from django.utils import timezone
 
 from datasharing import aws_events, hooks, s3
-from datasharing.errors import DomainError
+from datasharing.errors import Conflict, DomainError
 from datasharing.logs import job_context
 from packages_app.models import Package, PackageFile
 from packages_app.selectors import package_archived_files, package_require_shareable
-from sharing_app.destinations.destination import S3, check_relative_paths_fit, parse_destination
+from sharing_app.destinations.destination import S3, Destination, check_relative_paths_fit
 from sharing_app.destinations.policy import require_destination_allowed
 from sharing_app.push import icav2, icav2_transfer, receipts, runner, s3_transfer
 from sharing_app.push.models import (
@@ -51,25 +52,28 @@ MAX_ARCHIVED_LISTED = 1000
 
 
 def push_create(
-    *, package: Package, share_destination: str, user: Any, policy_user: Any = None
+    *,
+    package: Package,
+    destination: Destination,
+    user: User | None,
+    policy_user: User | None = None,
 ) -> PushJob:
-    """Validate the destination (400) and policy (403), check the package can be shared (409),
-    create the job and start it once the transaction commits.
+    """Check the destination's policy (403) and that the package can be shared (409), create the
+    job and start it once the transaction commits. The caller parsed the destination (400).
 
-    `user` is recorded as the requester; the destination policy is judged for `policy_user` when
-    given (automation: the author of the rule), else for `user`."""
-    destination = parse_destination(share_destination)
+    `user` is recorded as the requester (None: automation without an approver); the destination
+    policy is judged for `policy_user` when given (automation: the author of the rule), else for
+    `user`."""
     require_destination_allowed(destination, user=policy_user if policy_user is not None else user)
     package_require_shareable(package=package)
     archived = package_archived_files(package=package)
     if archived:
         shown = ", ".join(archived[:10]) + (" ..." if len(archived) > 10 else "")
-        raise DomainError(
+        raise Conflict(
             f"{len(archived)} files of package {package.id} are archived and not restored, so "
             f"they cannot be pushed: {shown}. Restore them (package with defrostArchivedFastqs) "
             "and push again.",
             details={"archived_files": archived[:MAX_ARCHIVED_LISTED], "count": len(archived)},
-            status_code=409,
         )
     reserved = list(
         PackageFile.objects.filter(
@@ -77,9 +81,8 @@ def push_create(
         ).values_list("relative_path", flat=True)
     )
     if reserved:
-        raise DomainError(
+        raise Conflict(
             f"Package files would overwrite the push receipts: {', '.join(sorted(reserved))}.",
-            status_code=409,
         )
     longest = (
         PackageFile.objects.filter(package=package)
@@ -122,11 +125,10 @@ def push_create(
             ).first()
             if active is None:
                 raise
-            raise DomainError(
+            raise Conflict(
                 f"Push {active.id} of package {package.id} to {destination.uri} is already "
                 f"{active.status}; wait for it or abort it.",
                 details={"push_job_id": active.id},
-                status_code=409,
             ) from None
         _publish(job)
         _enqueue_start(job.id)
@@ -140,7 +142,7 @@ def push_create(
     return job
 
 
-def push_abort(*, push_job: PushJob, user: Any) -> PushJob:
+def push_abort(*, push_job: PushJob, user: User) -> PushJob:
     """Stop a PENDING or RUNNING push (409 otherwise). Files being copied finish; the others are
     recorded as ABORTED; the end marker says so."""
     now = timezone.now()
@@ -154,10 +156,9 @@ def push_abort(*, push_job: PushJob, user: Any) -> PushJob:
         )
         if not updated:
             push_job.refresh_from_db()
-            raise DomainError(
+            raise Conflict(
                 f"Push {push_job.id} is {push_job.status}; only PENDING or RUNNING pushes can be "
                 "aborted.",
-                status_code=409,
             )
         PushFile.objects.filter(job_id=push_job.id, status=PushFileStatus.PENDING).update(
             status=PushFileStatus.ABORTED,
@@ -255,12 +256,10 @@ def _create_ledger(job: PushJob, package: Package) -> None:
     One INSERT ... SELECT in the database (no rows through Python: memory stays flat and 20,000
     files take milliseconds), then who the files are about, one UPDATE per group of libraries.
     Idempotent: rows that exist already are left alone (a resumed planning step)."""
-    from sharing_app.destinations.destination import parse_destination
-
     if job.destination_type == DestinationType.ICAV2:
         base_uri = f"icav2://{job.icav2_project_id}{job.icav2_folder_path}"
     else:
-        base_uri = parse_destination(job.share_destination).uri
+        base_uri = job.destination.uri
     ledger = PushFile._meta.db_table
     files = PackageFile._meta.db_table
     collation = '"C"' if connection.vendor == "postgresql" else "BINARY"

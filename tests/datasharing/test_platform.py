@@ -12,7 +12,7 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from datasharing import health
-from datasharing.errors import DomainError
+from datasharing.errors import DomainError, domain_error_status
 from datasharing.ids import normalize_id
 from datasharing.logs import JobContextFilter, job_context
 from datasharing.models import ApiToken
@@ -91,7 +91,7 @@ def test_ids_accept_prefixed_and_bare_ulids() -> None:
     assert normalize_id(ulid.lower(), prefix="pkg") == f"pkg.{ulid}"
     with pytest.raises(DomainError) as excinfo:
         normalize_id(f"psh.{ulid}", prefix="pkg")
-    assert excinfo.value.status_code == 404
+    assert domain_error_status(excinfo.value) == 404
 
 
 def test_log_lines_carry_the_job_id_in_json() -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from datasharing.errors import DomainError
+from datasharing.errors import DomainError, domain_error_status
 from packages_app.package_request import (
     REQUEST_FIELDS,
     camel,
@@ -18,7 +18,7 @@ from packages_app.package_request import (
 def problems(data: Any) -> str:
     with pytest.raises(DomainError) as excinfo:
         package_request_parse(data)
-    assert excinfo.value.status_code == 400
+    assert domain_error_status(excinfo.value) == 400
     return excinfo.value.message
 
 
@@ -172,7 +172,7 @@ def test_valid_package_names(name: str) -> None:
 def test_invalid_package_names(name: Any) -> None:
     with pytest.raises(DomainError) as excinfo:
         package_name_validate(name)
-    assert excinfo.value.status_code == 400
+    assert domain_error_status(excinfo.value) == 400
     assert "packageName" in excinfo.value.message
 
 

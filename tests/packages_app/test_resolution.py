@@ -12,7 +12,7 @@ from catalog_app import demo
 from catalog_app.importers.fastq_list import catalog_import_fastq_list, fastq_list_records_from_csv
 from catalog_app.models import StoredObject, WorkflowRun
 from datasharing import s3
-from datasharing.errors import DomainError
+from datasharing.errors import DomainError, domain_error_status
 from packages_app.package_request import package_request_parse
 from packages_app.resolution import Resolution, package_contents_resolve
 from tests.packages_app.conftest import RUN_2, demo_fastq_name, request
@@ -37,7 +37,7 @@ def paths(resolution: Resolution) -> list[str]:
 def error(**fields: Any) -> DomainError:
     with pytest.raises(DomainError) as excinfo:
         resolve(**fields)
-    assert excinfo.value.status_code == 400
+    assert domain_error_status(excinfo.value) == 400
     return excinfo.value
 
 

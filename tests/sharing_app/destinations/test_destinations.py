@@ -1,4 +1,5 @@
-"""Destination parsing (400) and the allow-list policy (403)."""
+"""Destination parsing (400), the value's round trip through a push job, and the allow-list policy
+(403)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,18 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 
-from datasharing.errors import DomainError
-from sharing_app.destinations.destination import check_relative_paths_fit, parse_destination
+from datasharing.errors import DomainError, domain_error_status
+from sharing_app.destinations.destination import (
+    S3,
+    Destination,
+    check_relative_paths_fit,
+    parse_destination,
+)
 from sharing_app.destinations.models import AllowedDestination
 from sharing_app.destinations.policy import require_destination_allowed
+from sharing_app.push.models import PushJob
+from sharing_app.push.services import push_create
+from tests.factories import make_frozen_package
 
 
 @pytest.mark.parametrize(
@@ -103,7 +112,39 @@ def test_icav2_destinations_name_a_project_and_a_folder(
 def test_malformed_destinations_are_refused_with_400(raw: object) -> None:
     with pytest.raises(DomainError) as refused:
         parse_destination(raw)
-    assert refused.value.status_code == 400
+    assert domain_error_status(refused.value) == 400
+
+
+ROUND_TRIP = [
+    "s3://collab-bucket/incoming/2024/",
+    "s3://collab-bucket",
+    "icav2://CUP/deliveries/2024/",
+    "icav2://4e1c0b1a-3c8e-4d0f-9a55-0123456789ab/in/",
+]
+
+
+@pytest.mark.parametrize("raw", ROUND_TRIP)
+def test_a_destination_rebuilt_from_its_parts_is_the_parsed_one(raw: str) -> None:
+    parsed = parse_destination(raw)
+    if parsed.kind == S3:
+        rebuilt = Destination.in_s3(bucket=parsed.bucket, prefix=parsed.prefix)
+    else:
+        rebuilt = Destination.in_icav2(project=parsed.project, folder_path=parsed.folder_path)
+    assert rebuilt == parsed
+    assert parse_destination(parsed.uri) == parsed
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("raw", ROUND_TRIP)
+def test_a_push_job_gives_back_the_destination_it_was_created_for(raw: str, admin_user) -> None:
+    destination = parse_destination(raw)
+    # Not started: the job's start is enqueued when the test's transaction commits, never.
+    job = push_create(
+        package=make_frozen_package(files=[]), destination=destination, user=admin_user
+    )
+    stored = PushJob.objects.get(id=job.id)
+    assert stored.destination == destination
+    assert stored.share_destination == destination.uri
 
 
 def test_a_prefix_making_keys_longer_than_s3_allows_is_refused() -> None:
@@ -132,7 +173,7 @@ def test_destinations_from_settings_and_admin_entries_are_allowed(settings, cura
     ):
         with pytest.raises(DomainError) as denied:
             require_destination_allowed(parse_destination(refused), user=curator)
-        assert denied.value.status_code == 403
+        assert domain_error_status(denied.value) == 403
 
 
 @pytest.mark.django_db
@@ -164,4 +205,4 @@ def test_automation_without_a_user_is_held_to_the_allowed_list(settings) -> None
     require_destination_allowed(parse_destination("s3://collab-a/run1/"), user=None)
     with pytest.raises(DomainError) as denied:
         require_destination_allowed(parse_destination("s3://elsewhere/"), user=None)
-    assert denied.value.status_code == 403
+    assert domain_error_status(denied.value) == 403

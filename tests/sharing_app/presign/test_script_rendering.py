@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from datasharing.errors import DomainError
+from datasharing.errors import DomainError, domain_error_status
 from sharing_app.presign.script import (
     _SAFE_ASCII_PATH_RE,
     ScriptFile,
@@ -81,7 +81,7 @@ def test_fast_path_check_never_accepts_what_the_full_check_refuses() -> None:
 def test_check_relative_paths_names_every_bad_path() -> None:
     with pytest.raises(DomainError) as refused:
         check_relative_paths(["ok/a", "../up", "ok/a/b", "/abs"])
-    assert refused.value.status_code == 409
+    assert domain_error_status(refused.value) == 409
     assert refused.value.details == {
         "problem_count": 3,
         "paths": {

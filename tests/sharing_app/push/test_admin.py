@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from sharing_app.destinations.destination import parse_destination
 from sharing_app.destinations.models import AllowedDestination
 from sharing_app.push import services
 from sharing_app.push.models import PushFile, PushJob, PushStatus
@@ -32,7 +33,7 @@ def finished_job(
     with django_capture_on_commit_callbacks(execute=True):
         job = services.push_create(
             package=package_factory(source_files(("fastq/L1.fastq.gz", 10))),
-            share_destination=allow_destination(dest_factory().uri),
+            destination=parse_destination(allow_destination(dest_factory().uri)),
             user=curator,
         )
     return PushJob.objects.get(id=job.id)
@@ -95,7 +96,7 @@ def test_admin_action_aborts_active_pushes(
 ) -> None:
     job = services.push_create(  # stays PENDING: on_commit callbacks do not run here
         package=package_factory(source_files(("a.txt", 3))),
-        share_destination=allow_destination(dest_factory().uri),
+        destination=parse_destination(allow_destination(dest_factory().uri)),
         user=curator,
     )
     response = admin_browser.post(

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from datasharing.seaweed import free_port
+from sharing_app.destinations.destination import parse_destination
 from sharing_app.push import icav2, services
 from sharing_app.push.models import PushFile, PushFileStatus, PushJob, PushStatus
 from tests.sharing_app.conftest import file_body
@@ -137,7 +138,9 @@ def test_client_needs_credentials() -> None:
 def run_push(django_capture_on_commit_callbacks, curator):  # type: ignore[no-untyped-def]
     def run(package: Any, destination: str) -> PushJob:
         with django_capture_on_commit_callbacks(execute=True):
-            job = services.push_create(package=package, share_destination=destination, user=curator)
+            job = services.push_create(
+                package=package, destination=parse_destination(destination), user=curator
+            )
         job.refresh_from_db()
         return job
 

@@ -11,6 +11,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from datasharing import s3
+from sharing_app.destinations.destination import parse_destination
 from sharing_app.push import services
 from sharing_app.push.models import PushFile, PushFileStatus, PushJob, PushStatus, PushStep
 from tests.conftest import WorkerProcess, wait_for
@@ -57,7 +58,7 @@ def test_a_worker_killed_mid_push_loses_and_duplicates_nothing(
     package = package_factory(files)
     dest = dest_factory()
     job = services.push_create(
-        package=package, share_destination=allow_destination(dest.uri), user=curator
+        package=package, destination=parse_destination(allow_destination(dest.uri)), user=curator
     )
 
     wait_for(
@@ -114,7 +115,7 @@ def test_abort_while_running_lets_files_in_flight_finish_and_copies_nothing_more
     package = package_factory(files)
     dest = dest_factory()
     job = services.push_create(
-        package=package, share_destination=allow_destination(dest.uri), user=curator
+        package=package, destination=parse_destination(allow_destination(dest.uri)), user=curator
     )
     wait_for(
         lambda: file_states(job).get("SUCCEEDED", 0) >= 2, timeout=60, message=celery_worker.log()
@@ -173,7 +174,7 @@ def pushed(
     with django_capture_on_commit_callbacks(execute=True):
         job = services.push_create(
             package=package_factory(files),
-            share_destination=allow_destination(dest.uri),
+            destination=parse_destination(allow_destination(dest.uri)),
             user=curator,
         )
     job.refresh_from_db()
@@ -302,7 +303,7 @@ def test_reconcile_restarts_a_job_whose_start_message_was_lost(
 ) -> None:
     job = services.push_create(  # on_commit never runs here: the start message is "lost"
         package=package_factory(source_files(("a.txt", 5))),
-        share_destination=allow_destination(dest_factory().uri),
+        destination=parse_destination(allow_destination(dest_factory().uri)),
         user=curator,
     )
     PushJob.objects.filter(id=job.id).update(

@@ -9,6 +9,7 @@ import pytest
 
 from datasharing import s3
 from packages_app.models import PackageFile
+from sharing_app.destinations.destination import parse_destination
 from sharing_app.push import services, tasks
 from sharing_app.push.models import PushFile, PushFileStatus, PushJob, PushStatus
 from tests.s3_fault_proxy import Rule, is_copy
@@ -32,7 +33,7 @@ def run_push(django_capture_on_commit_callbacks, curator):  # type: ignore[no-un
     def run(package: Any, destination: str, user: Any = None) -> PushJob:
         with django_capture_on_commit_callbacks(execute=True):
             job = services.push_create(
-                package=package, share_destination=destination, user=user or curator
+                package=package, destination=parse_destination(destination), user=user or curator
             )
         job.refresh_from_db()
         return job
@@ -375,7 +376,7 @@ def test_pushes_fan_out_copiers_that_share_the_files(
     with django_capture_on_commit_callbacks(execute=True):
         job = services.push_create(
             package=package_factory(files),
-            share_destination=allow_destination(dest.uri),
+            destination=parse_destination(allow_destination(dest.uri)),
             user=curator,
         )
     job.refresh_from_db()
@@ -409,7 +410,7 @@ def test_a_copier_whose_time_slice_ends_hands_over_to_a_successor(
     with django_capture_on_commit_callbacks(execute=True):
         job = services.push_create(
             package=package_factory(files),
-            share_destination=allow_destination(dest_factory().uri),
+            destination=parse_destination(allow_destination(dest_factory().uri)),
             user=curator,
         )
     job.refresh_from_db()
@@ -469,7 +470,7 @@ def test_automation_pushes_without_a_user(
     with django_capture_on_commit_callbacks(execute=True):
         job = services.push_create(
             package=package_factory(source_files(("a.txt", 5))),
-            share_destination=allow_destination(dest.uri),
+            destination=parse_destination(allow_destination(dest.uri)),
             user=None,
         )
     job.refresh_from_db()

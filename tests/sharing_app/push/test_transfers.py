@@ -9,6 +9,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from datasharing import s3
+from sharing_app.destinations.destination import parse_destination
 from sharing_app.push import s3_transfer
 from sharing_app.push.icav2_transfer import Icav2Transfer, leaf_folders
 from sharing_app.push.runner import FileTask
@@ -227,7 +228,7 @@ def test_claims_take_at_most_their_limit_and_never_the_same_row_twice(
 
     job = services.push_create(  # planned by hand below; no task runs here
         package=package_factory(source_files(*[(f"f{n}", 1) for n in range(10)])),
-        share_destination=allow_destination("s3://claims-test/x/"),
+        destination=parse_destination(allow_destination("s3://claims-test/x/")),
         user=curator,
     )
     PushJob.objects.filter(id=job.id).update(status="RUNNING")
