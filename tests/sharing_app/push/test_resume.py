@@ -314,7 +314,10 @@ def test_reconcile_restarts_a_job_whose_start_message_was_lost(
     assert job.status == PushStatus.SUCCEEDED
 
 
-def test_reconcile_is_registered_with_beat() -> None:
+def test_reconcile_is_the_one_reaper_registered_with_beat() -> None:
+    from datasharing import jobs
     from datasharing.beat import registered_periodic_tasks
 
-    assert any(spec.task == "sharing_app.push_reconcile" for spec in registered_periodic_tasks())
+    reapers = [spec for spec in registered_periodic_tasks() if spec.task == "datasharing.jobs_reap"]
+    assert len(reapers) == 1
+    assert "push" in {kind.name for kind in jobs.job_kinds()}
