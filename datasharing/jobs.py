@@ -233,8 +233,10 @@ class JobKind:
     """What the reaper needs to know about one kind of job.
 
     - `watched`: statuses in which a job must keep showing progress.
-    - `stale_after(status, retries)`: the silence after which such a job counts as stuck;
+    - `stale_after(status, step, retries)`: the silence after which such a job counts as stuck;
       `retries` is the value of `retries_field` (e.g. resumes so far), 0 without one.
+    - `min_stale_after()`: the shortest of those (the database is asked for jobs silent that long,
+      then each is held to its own limit).
     - `recover(stuck)`: resume or fail a claimed job; returns the outcome to count.
     - `sweep(now)`: kind-specific work before jobs are looked at (e.g. handing back file claims
       of lost workers); returns counts.
@@ -244,7 +246,8 @@ class JobKind:
     name: str
     lifecycle: Lifecycle[Any]
     watched: tuple[str, ...]
-    stale_after: Callable[[str, int], dt.timedelta]
+    stale_after: Callable[[str, str, int], dt.timedelta]
+    min_stale_after: Callable[[], dt.timedelta]
     recover: Callable[[StuckJob], str]
     retries_field: str | None = None
     sweep: Callable[[dt.datetime], Mapping[str, int]] | None = None
@@ -291,20 +294,24 @@ _SNAPSHOT_FIELDS = ("pk", "status", "step", "last_progress_time")
 
 
 def _stuck_candidates(kind: JobKind, now: dt.datetime) -> list[dict[str, Any]]:
-    manager = kind.lifecycle.model._default_manager
+    """Jobs silent for longer than their own limit, longest silent first."""
     fields = [*_SNAPSHOT_FIELDS, *([kind.retries_field] if kind.retries_field else [])]
-    candidates: list[dict[str, Any]] = []
-    for status in kind.watched:
-        rows = (
-            manager.filter(status=status, last_progress_time__lt=now - kind.stale_after(status, 0))
-            .order_by("last_progress_time")
-            .values(*fields)[: kind.batch]
+    rows = (
+        kind.lifecycle.model._default_manager.filter(
+            status__in=kind.watched, last_progress_time__lt=now - kind.min_stale_after()
         )
-        for row in rows:
-            retries = row[kind.retries_field] if kind.retries_field else 0
-            if row["last_progress_time"] < now - kind.stale_after(status, retries):
-                candidates.append(row)
-    return candidates
+        .order_by("last_progress_time")
+        .values(*fields)[: kind.batch]
+    )
+    return [
+        row
+        for row in rows
+        if row["last_progress_time"]
+        < now
+        - kind.stale_after(
+            row["status"], row["step"], row[kind.retries_field] if kind.retries_field else 0
+        )
+    ]
 
 
 def _reap_one(kind: JobKind, row: dict[str, Any], now: dt.datetime) -> str:

@@ -102,12 +102,17 @@ def package_restores_check_enqueue(*, package_id: str) -> None:
 # --- Stuck packages: the reaper's rules -----------------------------------------------------------
 
 
-def _stale_after(status: str, _retries: int) -> dt.timedelta:
-    limit = dt.timedelta(seconds=settings.PACKAGE_STUCK_AFTER_SECONDS)
+def _min_stale_after() -> dt.timedelta:
+    return dt.timedelta(seconds=settings.PACKAGE_STUCK_AFTER_SECONDS)
+
+
+def _stale_after(status: str, _step: str, _retries: int) -> dt.timedelta:
     if status == PackageStatus.UNARCHIVING:
         # Restore polls bump progress only every PACKAGE_RESTORE_POLL_SECONDS.
-        return max(limit, dt.timedelta(seconds=3 * settings.PACKAGE_RESTORE_POLL_SECONDS))
-    return limit
+        return max(
+            _min_stale_after(), dt.timedelta(seconds=3 * settings.PACKAGE_RESTORE_POLL_SECONDS)
+        )
+    return _min_stale_after()
 
 
 def _recover(stuck: jobs.StuckJob) -> str:
@@ -133,6 +138,7 @@ PACKAGE_JOB_KIND = jobs.JobKind(
     lifecycle=PACKAGE_JOBS,
     watched=NON_TERMINAL_STATUSES,
     stale_after=_stale_after,
+    min_stale_after=_min_stale_after,
     recover=_recover,
 )
 

@@ -11,8 +11,8 @@ The reaper (one beat entry for every kind of job, `datasharing.jobs.jobs_reap`),
 1. Files IN_PROGRESS whose heartbeat is older than PUSH_STALE_AFTER_SECONDS lost their worker:
    back to PENDING, and copiers are queued for them at once (FAILED after PUSH_FILE_MAX_ATTEMPTS
    claims; ABORTED when the job already ended).
-2. Active jobs without progress for PUSH_STALE_AFTER_SECONDS are resumed (their step is queued
-   again); each further resume waits twice as long (at most PUSH_RESUME_BACKOFF_MAX_SECONDS), so a
+2. Active jobs without progress for PUSH_STALE_AFTER_SECONDS (ten times that while planning or
+   finalizing) are resumed (their step is queued again); each further resume waits twice as long (at most PUSH_RESUME_BACKOFF_MAX_SECONDS), so a
    push queued behind other work is not failed for waiting. After PUSH_MAX_RESUMES resumes, a
    job still without progress is failed with an explanation.
 """
@@ -170,13 +170,22 @@ def push_finalize_if_done(job_id: str) -> None:
 # --- Stuck pushes: the reaper's rules --------------------------------------------------------------
 
 
+# Planning and finalizing run in one thread that shows progress only between remote calls
+# (ICAv2's API, the write check, receipts), each with retries of its own: they get this many times
+# PUSH_STALE_AFTER_SECONDS before the reaper takes them for lost. Copying heartbeats on a timer.
+SINGLE_THREADED_STEP_FACTOR = 10
+
+
 def _stale_limit() -> dt.timedelta:
     return dt.timedelta(seconds=settings.PUSH_STALE_AFTER_SECONDS)
 
 
-def _stale_after(_status: str, resumes: int) -> dt.timedelta:
-    """PUSH_STALE_AFTER_SECONDS, doubled for each resume so far (capped)."""
+def _stale_after(status: str, step: str, resumes: int) -> dt.timedelta:
+    """PUSH_STALE_AFTER_SECONDS (longer for planning and finalizing), doubled for each resume so
+    far, at most PUSH_RESUME_BACKOFF_MAX_SECONDS."""
     base = settings.PUSH_STALE_AFTER_SECONDS
+    if status == PushStatus.RUNNING and step in (PushStep.PLANNING, PushStep.FINALIZING):
+        base *= SINGLE_THREADED_STEP_FACTOR
     cap = max(base, settings.PUSH_RESUME_BACKOFF_MAX_SECONDS)
     return dt.timedelta(seconds=jobs.backoff_seconds(resumes + 1, base=base, cap=cap))
 
@@ -273,6 +282,7 @@ PUSH_JOB_KIND = jobs.JobKind(
     lifecycle=PUSH_JOBS,
     watched=ACTIVE_PUSH_STATUSES,
     stale_after=_stale_after,
+    min_stale_after=_stale_limit,
     recover=_recover,
     retries_field="resume_count",
     sweep=_hand_back_lost_files,
