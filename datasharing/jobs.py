@@ -54,10 +54,10 @@ def db_datetime(value: dt.datetime) -> Any:
 def task_named(name: str) -> Task:
     """The Celery task registered as `name`, importing the apps' task modules on first use (a web
     process has not imported them yet). KeyError when no tasks module registers `name`."""
-    from datasharing.celery import app
+    from datasharing.celery import TASK_PACKAGES, app
 
     if name not in app.tasks:
-        app.loader.import_default_modules()
+        app.autodiscover_tasks(TASK_PACKAGES, force=True)
     return app.tasks[name]
 
 

@@ -85,5 +85,6 @@ def test_reaper_claims_a_job_after_raw_sql_progress_on_sqlite(tmp_path: Path) ->
     # which condition failed instead of counting a silent "busy" for ever.
     assert result["reaped_foreign"] == {"jobs_busy": 1}
     assert any("another representation than the ORM's" in line for line in result["log"])
-    # Enqueueing by task name works in a process that imported no task module.
+    # Enqueueing by task name works in a process that imported no task module yet.
+    assert result["task_imported_before"] is False
     assert result["task_resolved"] == "sharing_app.push_copy"

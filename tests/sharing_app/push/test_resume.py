@@ -346,7 +346,7 @@ def test_files_of_a_lost_worker_go_to_a_new_copier_at_once_while_the_job_is_aliv
 
 @pytest.mark.django_db
 def test_each_resume_waits_twice_as_long_as_the_one_before(pushed, settings) -> None:
-    job, _, files = pushed
+    job, _, _ = pushed
     simulate_lost_worker(job, [])
     PushJob.objects.filter(id=job.id).update(resume_count=2)
     job.refresh_from_db()
