@@ -20,7 +20,19 @@ class DatasharingConfig(AppConfig):
     verbose_name = "Data sharing"
 
     def ready(self) -> None:
-        from datasharing.beat import sync_periodic_tasks
+        from django.conf import settings
+
+        from datasharing.beat import PeriodicTaskSpec, register_periodic, sync_periodic_tasks
+
+        register_periodic(
+            PeriodicTaskSpec(
+                name="jobs: recover stuck jobs",
+                task="datasharing.jobs_reap",
+                every_seconds=settings.JOBS_REAP_INTERVAL_SECONDS,
+                description="For every kind of job (packages, pushes): resume or fail jobs "
+                "without progress, by each kind's rules (datasharing.jobs).",
+            )
+        )
 
         # Runs after the last app migrates; every app's ready() has registered its schedules.
         post_migrate.connect(sync_periodic_tasks, dispatch_uid="datasharing.sync_periodic_tasks")

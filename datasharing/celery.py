@@ -11,6 +11,7 @@ app = Celery("datasharing")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Every package (app or area) with a `tasks` module; a test checks that none is missing.
 TASK_PACKAGES = [
+    "datasharing",
     "packages_app",
     "packages_app.report",
     "sharing_app.push",

@@ -321,14 +321,18 @@ PRESIGN_AWS_SECRET_ACCESS_KEY = env.str("PRESIGN_AWS_SECRET_ACCESS_KEY", default
 PACKAGE_EXPIRY_DAYS = env.int("PACKAGE_EXPIRY_DAYS", default=30)
 # Beat: how often artifacts (report, manifest, scripts) of expired packages are deleted.
 PACKAGE_EXPIRY_CHECK_SECONDS = env.int("PACKAGE_EXPIRY_CHECK_SECONDS", default=3600)
-# A RUNNING (or UNARCHIVING) package with no progress for this long is failed by the periodic
-# check, which runs every PACKAGE_STUCK_CHECK_SECONDS; PENDING ones are re-enqueued instead.
+# How often beat runs the one reaper of stuck jobs (packages and pushes, datasharing.jobs). Short,
+# so that a push whose worker died is resumed within a minute (see PUSH_STALE_AFTER_SECONDS).
+JOBS_REAP_INTERVAL_SECONDS = env.int("JOBS_REAP_INTERVAL_SECONDS", default=15)
+# A RUNNING (or UNARCHIVING) package with no progress for this long is failed by the reaper;
+# PENDING ones are re-enqueued instead. Packaging steps report progress between batches only.
 PACKAGE_STUCK_AFTER_SECONDS = env.int("PACKAGE_STUCK_AFTER_SECONDS", default=1800)
-PACKAGE_STUCK_CHECK_SECONDS = env.int("PACKAGE_STUCK_CHECK_SECONDS", default=300)
 # Transient failures (S3 unreachable after the client's own retries, database restarts) release
-# the package back to PENDING and retry it, this many attempts in all, with this base backoff.
+# the package back to PENDING and retry it, this many attempts in all, with this base backoff
+# (doubled for each further attempt, at most PACKAGE_RETRY_BACKOFF_MAX_SECONDS).
 PACKAGE_MAX_ATTEMPTS = env.int("PACKAGE_MAX_ATTEMPTS", default=3)
 PACKAGE_RETRY_BACKOFF_SECONDS = env.int("PACKAGE_RETRY_BACKOFF_SECONDS", default=60)
+PACKAGE_RETRY_BACKOFF_MAX_SECONDS = env.int("PACKAGE_RETRY_BACKOFF_MAX_SECONDS", default=3600)
 # Archive restores (defrostArchivedFastqs): tier (Bulk, Standard, Expedited), days the restored
 # copy stays readable, how often beat polls restore state, and how long before giving up.
 PACKAGE_RESTORE_TIER = env.str("PACKAGE_RESTORE_TIER", default="Standard")
@@ -373,13 +377,21 @@ PUSH_VERIFY_READBACK = env.bool("PUSH_VERIFY_READBACK", default=False)
 PUSH_FILE_MAX_ATTEMPTS = env.int("PUSH_FILE_MAX_ATTEMPTS", default=5)
 PUSH_RETRY_BASE_SECONDS = env.float("PUSH_RETRY_BASE_SECONDS", default=1.0)
 PUSH_RETRY_MAX_SECONDS = env.float("PUSH_RETRY_MAX_SECONDS", default=30.0)
-# A batch being worked on refreshes its files' heartbeat; files whose heartbeat is older than
-# PUSH_STALE_AFTER_SECONDS were lost with their worker and are handed out again.
-PUSH_HEARTBEAT_SECONDS = env.float("PUSH_HEARTBEAT_SECONDS", default=30.0)
-PUSH_STALE_AFTER_SECONDS = env.int("PUSH_STALE_AFTER_SECONDS", default=600)
-# A job without progress is resumed this many times, then failed with an explanation.
+# A copier refreshes the heartbeat of the files it holds (and its job's progress time) every
+# PUSH_HEARTBEAT_SECONDS, on its own timer, also while a long multipart copy keeps every thread
+# busy. Files whose heartbeat is older than PUSH_STALE_AFTER_SECONDS were lost with their worker
+# and are handed out again; a job without progress for that long is resumed. With a heartbeat
+# every 10 s, three in a row must be missed before a live copy is taken away (a database hiccup
+# of 20 s is tolerated); a dead worker's files are stale after at most 30 s and found by the
+# reaper (every JOBS_REAP_INTERVAL_SECONDS = 15 s) by 45 s: resumed within 60 s of a worker being
+# available. Keep PUSH_HEARTBEAT_SECONDS at most a third of PUSH_STALE_AFTER_SECONDS.
+PUSH_HEARTBEAT_SECONDS = env.float("PUSH_HEARTBEAT_SECONDS", default=10.0)
+PUSH_STALE_AFTER_SECONDS = env.int("PUSH_STALE_AFTER_SECONDS", default=30)
+# A job without progress is resumed this many times, then failed with an explanation. Each resume
+# waits twice as long as the one before (PUSH_STALE_AFTER_SECONDS first, at most
+# PUSH_RESUME_BACKOFF_MAX_SECONDS): a push waiting behind other work is not failed within minutes.
 PUSH_MAX_RESUMES = env.int("PUSH_MAX_RESUMES", default=5)
-PUSH_RECONCILE_INTERVAL_SECONDS = env.int("PUSH_RECONCILE_INTERVAL_SECONDS", default=60)
+PUSH_RESUME_BACKOFF_MAX_SECONDS = env.int("PUSH_RESUME_BACKOFF_MAX_SECONDS", default=1800)
 PUSH_BATCH_TIME_LIMIT = env.int("PUSH_BATCH_TIME_LIMIT", default=12 * 3600)
 # ICAv2: REST API and credentials (API key or bearer token; `*_FILE` variants hold paths).
 ICAV2_BASE_URL = env.str("ICAV2_BASE_URL", default="https://ica.illumina.com/ica/rest").rstrip("/")

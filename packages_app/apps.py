@@ -20,20 +20,16 @@ class PackagesAppConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
+        from datasharing import jobs
         from datasharing.beat import PeriodicTaskSpec, register_periodic
+        from packages_app.lifecycle import PACKAGE_JOB_KIND
 
         post_migrate.connect(
             _ensure_default_filters, sender=self, dispatch_uid="packages_app.default_filters"
         )
-        register_periodic(
-            PeriodicTaskSpec(
-                name="packages: fail stuck jobs",
-                task="packages_app.packages_fail_stuck",
-                every_seconds=settings.PACKAGE_STUCK_CHECK_SECONDS,
-                description="Fail RUNNING/UNARCHIVING packages without progress past "
-                "PACKAGE_STUCK_AFTER_SECONDS; re-enqueue PENDING ones.",
-            )
-        )
+        # Stuck packages: RUNNING/UNARCHIVING ones without progress past
+        # PACKAGE_STUCK_AFTER_SECONDS fail, PENDING ones are queued again (the one reaper, beat).
+        jobs.register_job_kind(PACKAGE_JOB_KIND)
         register_periodic(
             PeriodicTaskSpec(
                 name="packages: poll archive restores",

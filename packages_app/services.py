@@ -31,14 +31,20 @@ from django.utils import timezone
 from datasharing import s3
 from datasharing.auth import user_is_admin
 from datasharing.errors import Conflict, DomainError, Forbidden
+from datasharing.jobs import RetryPolicy
 from packages_app import defrost
 from packages_app.events import package_state_announce
 from packages_app.lifecycle import (
     NON_TERMINAL_STATUSES,
+    PACKAGE_JOBS,
     PackageStopped,
+    package_build_enqueue,
     package_fail,
+    package_finalize_enqueue,
     package_progress,
+    package_restores_check_enqueue,
     package_transition,
+    packages_reap,
 )
 from packages_app.models import (
     TERMINAL_PACKAGE_STATUSES,
@@ -166,49 +172,25 @@ def package_delete(*, package: Package, user: User) -> None:
 # --- Pipeline -----------------------------------------------------------------------------------
 
 
-def package_build_enqueue(*, package_id: str, countdown: float | None = None) -> None:
-    from packages_app.tasks import package_build_task
-
-    package_build_task.apply_async(args=[package_id], countdown=countdown)
-
-
-def package_finalize_enqueue(*, package_id: str) -> None:
-    from packages_app.tasks import package_finalize_task
-
-    package_finalize_task.apply_async(args=[package_id])
-
-
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return f"{type(exc).__name__}: {text}" if type(exc).__name__ not in text else text
 
 
 def _retry_or_fail(package_id: str, exc: BaseException) -> None:
+    """Back to PENDING and build again after a backoff, or FAILED after PACKAGE_MAX_ATTEMPTS."""
     package = Package.objects.filter(id=package_id).only("attempts").first()
-    attempts = package.attempts if package else settings.PACKAGE_MAX_ATTEMPTS
-    reason = _describe(exc)
-    if attempts < settings.PACKAGE_MAX_ATTEMPTS:
-        released = package_transition(
-            package_id,
-            from_statuses=[PackageStatus.RUNNING],
-            to_status=PackageStatus.PENDING,
-            step="waiting-to-retry",
-            error_message=f"Attempt {attempts} failed ({reason}); retrying.",
-        )
-        if released is not None:
-            countdown = settings.PACKAGE_RETRY_BACKOFF_SECONDS * 2 ** (attempts - 1)
-            logger.warning(
-                "package %s: attempt %d failed (%s); retrying in %ss",
-                package_id,
-                attempts,
-                reason,
-                countdown,
-            )
-            package_build_enqueue(package_id=package_id, countdown=countdown)
-        return
-    package_fail(
-        package_id=package_id,
-        error_message=f"Failed after {attempts} attempt(s); last error: {reason}",
+    PACKAGE_JOBS.retry_or_fail(
+        package_id,
+        attempt=package.attempts if package else settings.PACKAGE_MAX_ATTEMPTS,
+        policy=RetryPolicy(
+            max_attempts=settings.PACKAGE_MAX_ATTEMPTS,
+            base_seconds=settings.PACKAGE_RETRY_BACKOFF_SECONDS,
+            max_seconds=settings.PACKAGE_RETRY_BACKOFF_MAX_SECONDS,
+        ),
+        reason=_describe(exc),
+        requeue=lambda countdown: package_build_enqueue(package_id=package_id, countdown=countdown),
+        step="waiting-to-retry",
     )
 
 
@@ -253,64 +235,12 @@ def _freeze(package_id: str, resolution: Resolution) -> None:
         PackageAnalysis.objects.filter(package=package).delete()
         PackageLibrary.objects.filter(package=package).delete()
         PackageLibrary.objects.bulk_create(
-            [
-                PackageLibrary(
-                    package=package,
-                    catalog_library_id=lib.library_pk,
-                    library_id=lib.library_id,
-                    metadata=lib.metadata,
-                )
-                for lib in resolution.libraries
-            ],
-            batch_size=FREEZE_BATCH,
+            _frozen_libraries(package, resolution), batch_size=FREEZE_BATCH
         )
         PackageAnalysis.objects.bulk_create(
-            [
-                PackageAnalysis(
-                    package=package,
-                    workflow_run_id=a.workflow_run_pk,
-                    portal_run_id=a.portal_run_id,
-                    workflow_name=a.workflow_name,
-                    workflow_version=a.workflow_version,
-                    status=a.status,
-                    start_time=a.start_time,
-                    end_time=a.end_time,
-                    output_uri=a.output_uri,
-                    library_ids=a.library_ids,
-                )
-                for a in resolution.analyses
-            ],
-            batch_size=FREEZE_BATCH,
+            _frozen_analyses(package, resolution), batch_size=FREEZE_BATCH
         )
-        PackageFile.objects.bulk_create(
-            [
-                PackageFile(
-                    package=package,
-                    relative_path=f.relative_path,
-                    data_type=f.data_type,
-                    source_bucket=f.source_bucket,
-                    source_key=f.source_key,
-                    size=f.size,
-                    etag=f.etag,
-                    md5=f.md5,
-                    sha256=f.sha256,
-                    storage_class=f.storage_class,
-                    restore_state=f.restore_state,
-                    stored_object_id=f.stored_object_pk,
-                    catalog_library_id=f.library_pk,
-                    fastq_id=f.fastq_pk,
-                    workflow_run_id=f.workflow_run_pk,
-                    library_id=f.library_id,
-                    instrument_run_id=f.instrument_run_id,
-                    lane=f.lane,
-                    read_number=f.read_number,
-                    portal_run_id=f.portal_run_id,
-                    workflow_name=f.workflow_name,
-                )
-                for f in resolution.files
-            ],
-            batch_size=FREEZE_BATCH,
-        )
+        PackageFile.objects.bulk_create(_frozen_files(package, resolution), batch_size=FREEZE_BATCH)
         summary = resolution.summary()
         Package.objects.filter(id=package_id).update(
             library_count=summary["library_count"],
@@ -322,6 +252,65 @@ def _freeze(package_id: str, resolution: Resolution) -> None:
             step="frozen",
             last_progress_time=timezone.now(),
         )
+
+
+def _frozen_libraries(package: Package, resolution: Resolution) -> list[PackageLibrary]:
+    return [
+        PackageLibrary(
+            package=package,
+            catalog_library_id=lib.library_pk,
+            library_id=lib.library_id,
+            metadata=lib.metadata,
+        )
+        for lib in resolution.libraries
+    ]
+
+
+def _frozen_analyses(package: Package, resolution: Resolution) -> list[PackageAnalysis]:
+    return [
+        PackageAnalysis(
+            package=package,
+            workflow_run_id=a.workflow_run_pk,
+            portal_run_id=a.portal_run_id,
+            workflow_name=a.workflow_name,
+            workflow_version=a.workflow_version,
+            status=a.status,
+            start_time=a.start_time,
+            end_time=a.end_time,
+            output_uri=a.output_uri,
+            library_ids=a.library_ids,
+        )
+        for a in resolution.analyses
+    ]
+
+
+def _frozen_files(package: Package, resolution: Resolution) -> list[PackageFile]:
+    return [
+        PackageFile(
+            package=package,
+            relative_path=f.relative_path,
+            data_type=f.data_type,
+            source_bucket=f.source_bucket,
+            source_key=f.source_key,
+            size=f.size,
+            etag=f.etag,
+            md5=f.md5,
+            sha256=f.sha256,
+            storage_class=f.storage_class,
+            restore_state=f.restore_state,
+            stored_object_id=f.stored_object_pk,
+            catalog_library_id=f.library_pk,
+            fastq_id=f.fastq_pk,
+            workflow_run_id=f.workflow_run_pk,
+            library_id=f.library_id,
+            instrument_run_id=f.instrument_run_id,
+            lane=f.lane,
+            read_number=f.read_number,
+            portal_run_id=f.portal_run_id,
+            workflow_name=f.workflow_name,
+        )
+        for f in resolution.files
+    ]
 
 
 def _build(package: Package) -> None:
@@ -367,19 +356,17 @@ def package_build(*, package_id: str) -> None:
     """Claim a PENDING package and build it (the Celery task's body). A package that is not
     PENDING (claimed by another worker, aborted, finished) is left alone."""
     now = timezone.now()
-    with transaction.atomic():
-        claimed = Package.objects.filter(id=package_id, status=PackageStatus.PENDING).update(
-            status=PackageStatus.RUNNING,
-            step=STEP_RESOLVING,
-            start_time=Coalesce(F("start_time"), Value(now, output_field=DateTimeField())),
-            last_progress_time=now,
-            attempts=F("attempts") + 1,
-        )
-        if not claimed:
-            logger.info("package %s is not PENDING; nothing to do", package_id)
-            return
-        package = Package.objects.select_related("requested_by").get(id=package_id)
-        package_state_announce(package)
+    package = PACKAGE_JOBS.transition(
+        package_id,
+        from_statuses=[PackageStatus.PENDING],
+        to_status=PackageStatus.RUNNING,
+        step=STEP_RESOLVING,
+        start_time=Coalesce(F("start_time"), Value(now, output_field=DateTimeField())),
+        attempts=F("attempts") + 1,
+    )
+    if package is None:
+        logger.info("package %s is not PENDING; nothing to do", package_id)
+        return
     _guarded(package_id, lambda: _build(package))
 
 
@@ -409,54 +396,20 @@ def package_restores_check(*, package_id: str) -> None:
 
 def packages_restores_poll() -> int:
     """Enqueue one restore check per UNARCHIVING package (beat). Returns how many."""
-    from packages_app.tasks import package_restores_check_task
-
     package_ids = list(
         Package.objects.filter(status=PackageStatus.UNARCHIVING).values_list("id", flat=True)
     )
     for package_id in package_ids:
-        package_restores_check_task.apply_async(args=[package_id])
+        package_restores_check_enqueue(package_id=package_id)
     return len(package_ids)
 
 
 def packages_fail_stuck() -> dict[str, int]:
-    """Beat: fail RUNNING / UNARCHIVING packages without progress past the limit (a lost worker,
-    a poll that keeps failing); re-enqueue PENDING ones whose task seems lost (the claim makes a
-    duplicate harmless)."""
-    now = timezone.now()
-    limit = dt.timedelta(seconds=settings.PACKAGE_STUCK_AFTER_SECONDS)
-    # Polls bump progress only every PACKAGE_RESTORE_POLL_SECONDS.
-    unarchiving_limit = max(limit, dt.timedelta(seconds=3 * settings.PACKAGE_RESTORE_POLL_SECONDS))
-    counts = {"failed": 0, "requeued": 0}
-    for status, cutoff in (
-        (PackageStatus.RUNNING, now - limit),
-        (PackageStatus.UNARCHIVING, now - unarchiving_limit),
-    ):
-        stuck = Package.objects.filter(status=status, last_progress_time__lt=cutoff).values_list(
-            "id", "step", "last_progress_time"
-        )
-        for package_id, step, last_progress in stuck:
-            failed = package_transition(
-                package_id,
-                from_statuses=[status],
-                to_status=PackageStatus.FAILED,
-                where={"last_progress_time": last_progress},
-                error_message=f"No progress since {last_progress.isoformat()} while "
-                f"{status} ({step or 'no step'}); the worker was probably lost. Create the "
-                "package again.",
-            )
-            counts["failed"] += failed is not None
-    for package_id in Package.objects.filter(
-        status=PackageStatus.PENDING, last_progress_time__lt=now - limit
-    ).values_list("id", flat=True):
-        if Package.objects.filter(id=package_id, status=PackageStatus.PENDING).update(
-            last_progress_time=now
-        ):
-            package_build_enqueue(package_id=package_id)
-            counts["requeued"] += 1
-    if counts["failed"] or counts["requeued"]:
-        logger.warning("stuck packages: %s", counts)
-    return counts
+    """Fail RUNNING / UNARCHIVING packages without progress past the limit (a lost worker, a poll
+    that keeps failing); re-enqueue PENDING ones whose task seems lost. The one reaper
+    (`datasharing.jobs.jobs_reap`, beat) does this for every kind of job; this runs it for
+    packages only."""
+    return packages_reap()
 
 
 def packages_expire_artifacts(*, now: dt.datetime | None = None) -> int:

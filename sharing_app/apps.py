@@ -6,16 +6,9 @@ class SharingAppConfig(AppConfig):
     verbose_name = "Sharing"
 
     def ready(self) -> None:
-        from django.conf import settings
+        from datasharing import jobs
+        from sharing_app.push.lifecycle import PUSH_JOB_KIND
 
-        from datasharing.beat import PeriodicTaskSpec, register_periodic
-
-        register_periodic(
-            PeriodicTaskSpec(
-                name="push reconciliation",
-                task="sharing_app.push_reconcile",
-                every_seconds=settings.PUSH_RECONCILE_INTERVAL_SECONDS,
-                description="Hands out files of lost workers again, resumes pushes without "
-                "progress and fails those that resuming does not help.",
-            )
-        )
+        # Stuck pushes (the one reaper, beat): files of lost workers are handed out again, pushes
+        # without progress resumed, and failed when resuming does not help.
+        jobs.register_job_kind(PUSH_JOB_KIND)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import smtplib
-from functools import partial
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -45,8 +44,13 @@ from automation_app.notifications.slack import (
     slack_message_post,
     slack_message_update,
 )
+from datasharing import jobs
 
 logger = logging.getLogger(__name__)
+
+# Celery task names (registered in automation_app.notifications.tasks, which imports this module).
+NOTIFICATION_SEND_TASK = "automation_app.notification_send"
+APPROVAL_MESSAGE_UPDATE_TASK = "automation_app.approval_message_update"
 
 # Kinds that mean the share no longer awaits approval: the approval message must say so.
 DECISION_KINDS = (NotificationKind.PUSH_STARTED, NotificationKind.REJECTED, NotificationKind.FAILED)
@@ -66,17 +70,13 @@ def _targets(share: AutoShare) -> list[tuple[str, str]]:
 def notify_enqueue(*, share_id: str, kind: str) -> None:
     """Queue the messages of `kind` about a share, sent after the current transaction commits.
     Idempotent: a target already notified of this kind is not notified again."""
-    from automation_app.notifications import tasks as notification_tasks
-
     share = AutoShare.objects.select_related("rule").get(pk=share_id)
     for channel, target in _targets(share):
         notification, created = Notification.objects.get_or_create(
             share=share, kind=kind, channel=channel, target=target[:255]
         )
         if created:
-            transaction.on_commit(
-                partial(notification_tasks.notification_send.delay, notification.id)
-            )
+            jobs.enqueue_on_commit(NOTIFICATION_SEND_TASK, notification.id)
     if (
         kind in DECISION_KINDS
         and Notification.objects.filter(
@@ -85,7 +85,7 @@ def notify_enqueue(*, share_id: str, kind: str) -> None:
             channel=NotificationChannel.SLACK,
         ).exists()
     ):
-        transaction.on_commit(partial(notification_tasks.approval_message_update.delay, share.id))
+        jobs.enqueue_on_commit(APPROVAL_MESSAGE_UPDATE_TASK, share.id)
 
 
 def _retry_delay(attempts: int, retry_after: float | None = None) -> float:
@@ -192,16 +192,12 @@ def approval_message_update(*, share_id: str, attempt: int = 1) -> float | None:
 
 def notification_retry(*, notification: Notification) -> bool:
     """Send a FAILED notification again (admin action). False when it is not FAILED."""
-    from automation_app.notifications import tasks as notification_tasks
-
     with transaction.atomic():
         updated = Notification.objects.filter(
             id=notification.id, status=NotificationStatus.FAILED
         ).update(status=NotificationStatus.PENDING, attempts=0, error="")
         if updated:
-            transaction.on_commit(
-                partial(notification_tasks.notification_send.delay, notification.id)
-            )
+            jobs.enqueue_on_commit(NOTIFICATION_SEND_TASK, notification.id)
     return bool(updated)
 
 
@@ -210,8 +206,6 @@ def notifications_resend_stale(*, now: dt.datetime | None = None) -> int:
     lost (a broker restart, a worker killed before it acknowledged). Sending is idempotent (row
     lock and status check), so one still waiting for its retry is at worst sent a little early,
     never twice. Returns how many were queued."""
-    from automation_app.notifications import tasks as notification_tasks
-
     now = now or timezone.now()
     stale = list(
         Notification.objects.filter(
@@ -220,7 +214,7 @@ def notifications_resend_stale(*, now: dt.datetime | None = None) -> int:
         ).values_list("id", flat=True)
     )
     for notification_id in stale:
-        notification_tasks.notification_send.delay(notification_id)
+        jobs.enqueue(NOTIFICATION_SEND_TASK, notification_id)
     if stale:
         logger.warning("queued %d pending notification(s) again: %s", len(stale), stale)
     return len(stale)

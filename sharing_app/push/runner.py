@@ -6,8 +6,11 @@ Why it is safe when workers die or messages are delivered twice:
   claim token); a redelivered or duplicated copier message finds nothing left to claim.
 - Outcomes are written only for rows still IN_PROGRESS under our token, so a worker that was
   presumed dead cannot overwrite the work of the one that replaced it.
-- While working, the copier refreshes its rows' heartbeat; reconciliation hands rows with a
-  stale heartbeat back to PENDING for another copier (see services.push_reconcile).
+- While working, the copier refreshes its rows' heartbeat on a timer (also while every thread is
+  busy with one long multipart copy); the reaper hands rows with a stale heartbeat back to
+  PENDING for another copier (see `lifecycle`).
+- Datetimes written in raw SQL go through `datasharing.jobs.db_datetime`: stored exactly as the
+  ORM writes them, so the reaper's conditional updates (keyed on these times) match on SQLite too.
 
 Only the calling thread touches the database; transfer threads do S3/ICAv2 work and return values.
 """
@@ -30,6 +33,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from datasharing.jobs import backoff_seconds as jobs_backoff_seconds
+from datasharing.jobs import db_datetime
 from datasharing.s3 import CopyResult
 from sharing_app.push.models import PushFile, PushFileStatus, PushJob, PushStatus
 
@@ -101,120 +106,179 @@ def not_started(file_id: int, reason: str) -> FileOutcome:
     return FileOutcome(file_id, PushFileStatus.ABORTED, error=f"Not copied: {reason}")
 
 
+@dataclass(frozen=True)
+class CopierRun:
+    claimed: int  # ledger rows this copier claimed
+    sliced: bool  # its time slice ended: PENDING rows may remain for a successor
+
+
 def run_copier(
     *,
     job_id: str,
     destination_key: Callable[[PushJob, str], str],
     make_transfer: Callable[[PushJob], Transfer],
     concurrency: int,
-) -> tuple[int, bool]:
+) -> CopierRun:
     """Copy files of the job until none is left to claim (or the time slice ends).
 
     Claims PENDING rows a few at a time (lowest ids first, so a claim's keys form one listing
     range) whenever the thread pool runs short of work, so threads never idle between batches.
-    Returns (rows claimed, whether PENDING rows may remain because the time slice ended).
     """
     job = PushJob.objects.get(id=job_id)
     if job.status != PushStatus.RUNNING:
-        return 0, False
-    token = uuid.uuid4().hex
-    concurrency = max(1, concurrency)
-    chunk = max(CLAIM_MIN, 2 * concurrency)
-    deadline = time.monotonic() + settings.PUSH_COPIER_SLICE_SECONDS
-    transfer: Transfer | None = None
-    files: dict[int, FileTask] = {}
-    ready: list[FileOutcome] = []
-    unverified: list[FileOutcome] = []
-    stop = threading.Event()
-    claiming = True
-    sliced = False
-    claimed_total = 0
-    last_record = last_heartbeat = last_status_check = time.monotonic()
-    # Finished futures arrive on a queue (O(1) each, unlike re-waiting on every pending future).
-    completed: queue.SimpleQueue[Future[FileOutcome]] = queue.SimpleQueue()
-    futures: dict[Future[FileOutcome], FileTask] = {}
-    in_flight = 0
-    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="push")
-    try:
-        while True:
-            topped_up = False
-            if claiming and not stop.is_set() and in_flight < chunk:
-                # Every copier takes at least one claim, so a successor always makes progress.
-                if claimed_total and time.monotonic() >= deadline:
-                    claiming, sliced = False, True
-                else:
-                    claimed = _claim(job_id, token, chunk, job, destination_key)
-                    if not claimed:
-                        claiming = False
-                    else:
-                        claimed_total += len(claimed)
-                        files.update({file.id: file for file in claimed})
-                        if transfer is None:
-                            try:
-                                transfer = make_transfer(job)
-                            except Exception as exc:
-                                logger.exception("Could not prepare the transfer")
-                                message = f"Could not start the transfer: {exc}"
-                                _fail_all(job_id, token, claimed, message)
-                                return claimed_total, False
-                        decided = _prepare(job_id, token, transfer, claimed)
-                        ready += decided
-                        skip = {outcome.file_id for outcome in decided}
-                        for file in claimed:
-                            if file.id not in skip:
-                                future = pool.submit(transfer.transfer, file, stop)
-                                futures[future] = file
-                                future.add_done_callback(completed.put)
-                                in_flight += 1
-                        topped_up = True
-            # Right after a claim, only collect what is done: the pool may take more work.
-            done = _drain(completed, timeout=0.5 if in_flight and not topped_up else 0)
-            in_flight -= len(done)
-            for future in done:
-                outcome = _outcome_of(future, futures.pop(future))
-                (unverified if outcome.status == "" else ready).append(outcome)
-            finished = not in_flight and not (claiming and not stop.is_set())
-            now = time.monotonic()
-            due = now - last_record >= RECORD_EVERY_SECONDS or finished
-            if (
-                unverified
-                and transfer is not None
-                and (due or len(unverified) >= RECORD_EVERY_ROWS)
-            ):
-                transfer.verify(unverified, files)
-                ready += unverified
-                unverified = []
-            if ready and (due or len(ready) >= RECORD_EVERY_ROWS):
-                _record(job_id, token, ready)
-                for outcome in ready:
-                    files.pop(outcome.file_id, None)  # keep memory flat in the file count
-                ready = []
-                last_record = last_heartbeat = now
-            if finished:
-                break
-            if now - last_heartbeat >= settings.PUSH_HEARTBEAT_SECONDS:
-                _heartbeat(job_id, token)
-                last_heartbeat = now
-            if now - last_status_check >= STATUS_CHECK_SECONDS and not stop.is_set():
-                last_status_check = now
-                status = PushJob.objects.filter(id=job_id).values_list("status", flat=True)
-                if status.first() != PushStatus.RUNNING:
-                    logger.info("Push is no longer running; stopping this copier")
-                    stop.set()
-                    for future in list(futures):
-                        future.cancel()  # only those not started yet
-    except BaseException:
-        # Files being copied finish; the rest stay claimed until reconciliation hands them out
-        # again.
-        stop.set()
-        for future in list(futures):
-            future.cancel()
-        raise
-    finally:
-        pool.shutdown(wait=True)
-        if transfer is not None:
-            transfer.close()
-    return claimed_total, sliced
+        return CopierRun(claimed=0, sliced=False)
+    return _Copier(job, destination_key, make_transfer, concurrency).run()
+
+
+class _TransferUnavailable(Exception):
+    """The transfer could not be set up; the claimed rows were failed with the reason."""
+
+
+class _Copier:
+    """The state of one copier run. Only `run`'s thread touches the database; the pool's threads
+    transfer files and hand outcomes back through `completed`.
+
+    Liveness: rows held under `token` get a fresh heartbeat every PUSH_HEARTBEAT_SECONDS on the
+    loop's own timer, whatever else happens (outcomes recorded, or every thread busy with one long
+    multipart copy): the loop never waits more than half a second for a transfer, and recording
+    outcomes refreshes only the rows recorded, never the ones still being copied.
+    """
+
+    def __init__(
+        self,
+        job: PushJob,
+        destination_key: Callable[[PushJob, str], str],
+        make_transfer: Callable[[PushJob], Transfer],
+        concurrency: int,
+    ) -> None:
+        self.job = job
+        self.destination_key = destination_key
+        self.make_transfer = make_transfer
+        self.token = uuid.uuid4().hex
+        self.concurrency = max(1, concurrency)
+        self.chunk = max(CLAIM_MIN, 2 * self.concurrency)
+        self.deadline = time.monotonic() + settings.PUSH_COPIER_SLICE_SECONDS
+        self.transfer: Transfer | None = None
+        self.files: dict[int, FileTask] = {}
+        self.ready: list[FileOutcome] = []
+        self.unverified: list[FileOutcome] = []
+        self.stop = threading.Event()
+        self.claiming = True
+        self.sliced = False
+        self.claimed_total = 0
+        # Finished futures arrive on a queue (O(1) each, unlike re-waiting on every pending one).
+        self.completed: queue.SimpleQueue[Future[FileOutcome]] = queue.SimpleQueue()
+        self.futures: dict[Future[FileOutcome], FileTask] = {}
+        self.in_flight = 0
+        self.last_record = self.last_heartbeat = self.last_status_check = time.monotonic()
+
+    def run(self) -> CopierRun:
+        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="push")
+        try:
+            while True:
+                topped_up = self._top_up(pool)
+                # Right after a claim, only collect what is done: the pool may take more work.
+                self._collect(timeout=0.5 if self.in_flight and not topped_up else 0)
+                finished = not self.in_flight and not self._may_claim()
+                self._settle(finished=finished)
+                if finished:
+                    break
+                self._keep_alive()
+        except _TransferUnavailable:
+            return CopierRun(claimed=self.claimed_total, sliced=False)
+        except BaseException:
+            # Files being copied finish; the rest stay claimed until reconciliation hands them out
+            # again.
+            self._cancel()
+            raise
+        finally:
+            pool.shutdown(wait=True)
+            if self.transfer is not None:
+                self.transfer.close()
+        return CopierRun(claimed=self.claimed_total, sliced=self.sliced)
+
+    def _may_claim(self) -> bool:
+        return self.claiming and not self.stop.is_set()
+
+    def _top_up(self, pool: ThreadPoolExecutor) -> bool:
+        """Claim more rows when the pool runs short of work; True when it claimed some."""
+        if not self._may_claim() or self.in_flight >= self.chunk:
+            return False
+        # Every copier takes at least one claim, so a successor always makes progress.
+        if self.claimed_total and time.monotonic() >= self.deadline:
+            self.claiming, self.sliced = False, True
+            return False
+        claimed = _claim(self.job.id, self.token, self.chunk, self.job, self.destination_key)
+        if not claimed:
+            self.claiming = False
+            return False
+        self.claimed_total += len(claimed)
+        self.files.update({file.id: file for file in claimed})
+        transfer = self._transfer(claimed)
+        decided = _prepare(self.job.id, self.token, transfer, claimed)
+        self.ready += decided
+        skip = {outcome.file_id for outcome in decided}
+        for file in claimed:
+            if file.id not in skip:
+                future = pool.submit(transfer.transfer, file, self.stop)
+                self.futures[future] = file
+                future.add_done_callback(self.completed.put)
+                self.in_flight += 1
+        return True
+
+    def _transfer(self, claimed: list[FileTask]) -> Transfer:
+        if self.transfer is None:
+            try:
+                self.transfer = self.make_transfer(self.job)
+            except Exception as exc:
+                logger.exception("Could not prepare the transfer")
+                _fail_all(self.job.id, self.token, claimed, f"Could not start the transfer: {exc}")
+                raise _TransferUnavailable from exc
+        return self.transfer
+
+    def _collect(self, *, timeout: float) -> None:
+        done = _drain(self.completed, timeout=timeout)
+        self.in_flight -= len(done)
+        for future in done:
+            outcome = _outcome_of(future, self.futures.pop(future))
+            (self.unverified if outcome.status == "" else self.ready).append(outcome)
+
+    def _settle(self, *, finished: bool) -> None:
+        """Verify copied files and record outcomes, in groups (by count or by time)."""
+        now = time.monotonic()
+        due = now - self.last_record >= RECORD_EVERY_SECONDS or finished
+        if (
+            self.unverified
+            and self.transfer is not None
+            and (due or len(self.unverified) >= RECORD_EVERY_ROWS)
+        ):
+            self.transfer.verify(self.unverified, self.files)
+            self.ready += self.unverified
+            self.unverified = []
+        if self.ready and (due or len(self.ready) >= RECORD_EVERY_ROWS):
+            _record(self.job.id, self.token, self.ready)
+            for outcome in self.ready:
+                self.files.pop(outcome.file_id, None)  # keep memory flat in the file count
+            self.ready = []
+            self.last_record = now
+
+    def _keep_alive(self) -> None:
+        """Heartbeat the rows we hold; stop when the job is no longer RUNNING (aborted, failed)."""
+        now = time.monotonic()
+        if now - self.last_heartbeat >= settings.PUSH_HEARTBEAT_SECONDS:
+            _heartbeat(self.job.id, self.token)
+            self.last_heartbeat = now
+        if now - self.last_status_check >= STATUS_CHECK_SECONDS and not self.stop.is_set():
+            self.last_status_check = now
+            status = PushJob.objects.filter(id=self.job.id).values_list("status", flat=True)
+            if status.first() != PushStatus.RUNNING:
+                logger.info("Push is no longer running; stopping this copier")
+                self._cancel()
+
+    def _cancel(self) -> None:
+        self.stop.set()
+        for future in list(self.futures):
+            future.cancel()  # only those not started yet
 
 
 def _claim(
@@ -230,7 +294,7 @@ def _claim(
     outer `status = PENDING` re-check means a row is never claimed twice on any database."""
     table = PushFile._meta.db_table
     lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
-    now = timezone.now()
+    now = db_datetime(timezone.now())
     # The candidates are picked once, in a materialized CTE: as an `IN (subquery)` Postgres
     # may run the LIMITed subquery again per row and claim far more than `limit` rows.
     sql = (
@@ -340,7 +404,7 @@ def _record(job_id: str, token: str, outcomes: list[FileOutcome]) -> None:
     """
     if not outcomes:
         return
-    now = timezone.now()
+    now = db_datetime(timezone.now())
     by_id = {outcome.file_id: outcome for outcome in outcomes}
     rows = json.dumps(
         [
@@ -408,8 +472,11 @@ _JSON_ROWS = {
 
 
 def backoff_seconds(attempt: int) -> float:
-    """Exponential backoff with full jitter for file-level retries."""
-    import random
-
-    ceiling = min(settings.PUSH_RETRY_MAX_SECONDS, settings.PUSH_RETRY_BASE_SECONDS * 2**attempt)
-    return float(random.uniform(ceiling / 2, ceiling))
+    """Exponential backoff with jitter before file-level retry `attempt + 1` (`attempt` counts the
+    retries so far, from 0)."""
+    return jobs_backoff_seconds(
+        attempt + 1,
+        base=settings.PUSH_RETRY_BASE_SECONDS,
+        cap=settings.PUSH_RETRY_MAX_SECONDS,
+        jitter=True,
+    )

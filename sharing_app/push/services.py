@@ -1,34 +1,47 @@
 """Push jobs: create, start (write check, start marker, ledger), copy (copier tasks), finalize
-(receipts, end marker), abort, and reconcile what workers left behind.
+(receipts, end marker), abort, and the stuck-push reaper run on its own.
 
-Lifecycle: PENDING -> RUNNING -> SUCCEEDED | FAILED | ABORTED (ABORTED from PENDING or RUNNING).
-Steps of a RUNNING job: planning -> copying -> finalizing. Every transition is a conditional
-UPDATE, so a task delivered twice, or run by reconciliation after a worker died, does nothing twice.
+State changes, the queueing of steps and the reaper's rules are in `lifecycle`. Every transition
+is a conditional UPDATE, so a task delivered twice, or run again by the reaper after a worker
+died, does nothing twice.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 from collections import Counter
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, QuerySet, Sum
+from django.db.models import Count, Sum
 from django.db.models.functions import Length
 from django.utils import timezone
 
-from datasharing import aws_events, hooks, s3
+from datasharing import jobs, s3
 from datasharing.errors import Conflict, DomainError
+from datasharing.jobs import db_datetime
 from datasharing.logs import job_context
 from packages_app.models import Package, PackageFile
 from packages_app.selectors import package_archived_files, package_require_shareable
 from sharing_app.destinations.destination import S3, Destination, check_relative_paths_fit
 from sharing_app.destinations.policy import require_destination_allowed
 from sharing_app.push import icav2, icav2_transfer, receipts, runner, s3_transfer
+from sharing_app.push.lifecycle import (
+    PUSH_JOB_KIND,
+    PUSH_JOBS,
+    UNFINISHED_FILE_STATUSES,
+    push_announce,
+    push_copiers_enqueue,
+    push_copy_enqueue,
+    push_end_marker_enqueue,
+    push_fail,
+    push_finalize_if_done,
+    push_set_terminal,
+    push_start_enqueue,
+)
 from sharing_app.push.models import (
     ACTIVE_PUSH_STATUSES,
     DestinationType,
@@ -43,8 +56,6 @@ from sharing_app.push.selectors import LibraryIdentity, package_library_identiti
 
 logger = logging.getLogger(__name__)
 
-EVENT_DETAIL_TYPE = "DataPushJobStateChange"
-UNFINISHED_FILE_STATUSES = (PushFileStatus.PENDING, PushFileStatus.IN_PROGRESS)
 MAX_ARCHIVED_LISTED = 1000
 
 
@@ -66,6 +77,24 @@ def push_create(
     `user`."""
     require_destination_allowed(destination, user=policy_user if policy_user is not None else user)
     package_require_shareable(package=package)
+    _require_pushable_files(package, destination)
+    with transaction.atomic():
+        job = _create_job(package, destination, _job_fields(package, destination, user))
+        push_announce(job)
+        push_start_enqueue(job.id)
+    logger.info(
+        "Push %s of %s to %s created by %s",
+        job.id,
+        package.id,
+        job.share_destination,
+        job.requested_by_name,
+    )
+    return job
+
+
+def _require_pushable_files(package: Package, destination: Destination) -> None:
+    """409 when files are archived or would overwrite the receipts; 400 when a path is too long
+    for the destination."""
     archived = package_archived_files(package=package)
     if archived:
         shown = ", ".join(archived[:10]) + (" ..." if len(archived) > 10 else "")
@@ -93,6 +122,8 @@ def push_create(
     if longest:
         check_relative_paths_fit(destination, longest)
 
+
+def _job_fields(package: Package, destination: Destination, user: Any) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "package": package,
         "package_name": package.package_name,
@@ -103,58 +134,50 @@ def push_create(
         "total_bytes": package.total_bytes,
     }
     if destination.kind == S3:
-        fields |= {
+        return fields | {
             "destination_type": DestinationType.S3,
             "destination_bucket": destination.bucket,
             "destination_prefix": destination.prefix,
         }
-    else:
-        fields |= {
-            "destination_type": DestinationType.ICAV2,
-            "icav2_project": destination.project,
-            "icav2_project_id": destination.project if destination.project_is_id else "",
-            "icav2_folder_path": destination.folder_path,
-        }
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                job = PushJob.objects.create(**fields)
-        except IntegrityError:
-            active = PushJob.objects.filter(
-                package=package, share_destination=destination.uri, status__in=ACTIVE_PUSH_STATUSES
-            ).first()
-            if active is None:
-                raise
-            raise Conflict(
-                f"Push {active.id} of package {package.id} to {destination.uri} is already "
-                f"{active.status}; wait for it or abort it.",
-                details={"push_job_id": active.id},
-            ) from None
-        _publish(job)
-        _enqueue_start(job.id)
-    logger.info(
-        "Push %s of %s to %s created by %s",
-        job.id,
-        package.id,
-        job.share_destination,
-        job.requested_by_name,
-    )
-    return job
+    return fields | {
+        "destination_type": DestinationType.ICAV2,
+        "icav2_project": destination.project,
+        "icav2_project_id": destination.project if destination.project_is_id else "",
+        "icav2_folder_path": destination.folder_path,
+    }
+
+
+def _create_job(package: Package, destination: Destination, fields: dict[str, Any]) -> PushJob:
+    """The new PENDING job; 409 naming the active push of this package to this destination."""
+    try:
+        with transaction.atomic():
+            return PushJob.objects.create(**fields)
+    except IntegrityError:
+        active = PushJob.objects.filter(
+            package=package, share_destination=destination.uri, status__in=ACTIVE_PUSH_STATUSES
+        ).first()
+        if active is None:
+            raise
+        raise Conflict(
+            f"Push {active.id} of package {package.id} to {destination.uri} is already "
+            f"{active.status}; wait for it or abort it.",
+            details={"push_job_id": active.id},
+        ) from None
 
 
 def push_abort(*, push_job: PushJob, user: User) -> PushJob:
     """Stop a PENDING or RUNNING push (409 otherwise). Files being copied finish; the others are
     recorded as ABORTED; the end marker says so."""
-    now = timezone.now()
     who = getattr(user, "username", "") or "an administrator"
     with transaction.atomic():
-        updated = PushJob.objects.filter(id=push_job.id, status__in=ACTIVE_PUSH_STATUSES).update(
-            status=PushStatus.ABORTED,
+        aborted = PUSH_JOBS.transition(
+            push_job.id,
+            from_statuses=ACTIVE_PUSH_STATUSES,
+            to_status=PushStatus.ABORTED,
             step=PushStep.DONE,
-            completion_time=now,
             error_message=f"Aborted by {who}.",
         )
-        if not updated:
+        if aborted is None:
             push_job.refresh_from_db()
             raise Conflict(
                 f"Push {push_job.id} is {push_job.status}; only PENDING or RUNNING pushes can be "
@@ -163,12 +186,11 @@ def push_abort(*, push_job: PushJob, user: User) -> PushJob:
         PushFile.objects.filter(job_id=push_job.id, status=PushFileStatus.PENDING).update(
             status=PushFileStatus.ABORTED,
             error="Not copied: the push was aborted.",
-            completed_at=now,
+            completed_at=aborted.completion_time,
         )
-        push_job.refresh_from_db()
-        _announce_terminal(push_job)
-        if push_job.start_time is not None:
-            _enqueue_end_marker(push_job.id)
+        if aborted.start_time is not None:
+            push_end_marker_enqueue(push_job.id)
+    push_job.refresh_from_db()
     return push_job
 
 
@@ -178,24 +200,32 @@ def push_abort(*, push_job: PushJob, user: User) -> PushJob:
 def push_start(*, push_job_id: str) -> None:
     """Claim a PENDING job (or re-run an interrupted planning step): write check, ledger rows,
     start marker, then fan the files out to copier tasks."""
-    now = timezone.now()
-    claimed = PushJob.objects.filter(id=push_job_id, status=PushStatus.PENDING).update(
-        status=PushStatus.RUNNING, step=PushStep.PLANNING, start_time=now, last_progress_time=now
+    job = PUSH_JOBS.transition(
+        push_job_id,
+        from_statuses=[PushStatus.PENDING],
+        to_status=PushStatus.RUNNING,
+        step=PushStep.PLANNING,
+        start_time=timezone.now(),
     )
-    job = PushJob.objects.select_related("package").filter(id=push_job_id).first()
     if job is None:
-        return
-    if not claimed and not (job.status == PushStatus.RUNNING and job.step == PushStep.PLANNING):
-        return
+        job = PushJob.objects.select_related("package").filter(id=push_job_id).first()
+        if job is None or not (job.status == PushStatus.RUNNING and job.step == PushStep.PLANNING):
+            return
     with job_context(job.id):
-        if claimed:
-            _publish(job)
         try:
             _plan(job)
         except (DomainError, icav2.Icav2Error) as exc:
-            _fail(job, str(exc))
+            push_fail(job.id, str(exc))
         except s3.S3_ERRORS as exc:
-            _fail(job, f"S3 error while preparing the push: {s3_transfer.describe_error(exc)}")
+            push_fail(
+                job.id, f"S3 error while preparing the push: {s3_transfer.describe_error(exc)}"
+            )
+
+
+def _planning_progress(job: PushJob) -> None:
+    """A sign of life between planning's slow parts (remote APIs with their own retries), so the
+    reaper does not take a live planning step for a lost one."""
+    PUSH_JOBS.progress(job.id, statuses=[PushStatus.RUNNING])
 
 
 def _writer(job: PushJob, api: icav2.Icav2Client | None = None) -> receipts.DestinationWriter:
@@ -216,8 +246,10 @@ def _plan(job: PushJob) -> None:
         job.icav2_project_id, job.icav2_folder_id = project.id, folder.id
         job.save(update_fields=["icav2_project_id", "icav2_folder_id"])
         logger.info("ICAv2 project %s (%s), folder %s", project.name, project.id, folder.id)
+        _planning_progress(job)
     writer = _writer(job, api)
     writer.write_check(job.id)
+    _planning_progress(job)
     if _destination_is_empty(writer):
         job.destination_was_empty = True
         job.save(update_fields=["destination_was_empty"])
@@ -238,7 +270,7 @@ def _plan(job: PushJob) -> None:
         logger.info(
             "Pushing %d files (%d bytes) to %s", job.file_count, job.total_bytes, writer.label
         )
-        _enqueue_copiers(job.id)
+        push_copiers_enqueue(job.id)
 
 
 def _destination_is_empty(writer: receipts.DestinationWriter) -> bool:
@@ -276,7 +308,8 @@ def _create_ledger(job: PushJob, package: Package) -> None:
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
-                sql, [job.id, base_uri, PushFileStatus.PENDING, timezone.now(), package.id]
+                sql,
+                [job.id, base_uri, PushFileStatus.PENDING, db_datetime(timezone.now()), package.id],
             )
         _set_ledger_identities(job, package_library_identities(package=package))
     PushJob.objects.filter(id=job.id).update(last_progress_time=timezone.now())
@@ -312,29 +345,8 @@ def _set_ledger_identities(job: PushJob, identities: dict[str, LibraryIdentity])
             )
 
 
-def _enqueue_copiers(job_id: str) -> int:
-    """Queue copier tasks for the job's PENDING files: one per PUSH_BATCH_SIZE files, at most
-    PUSH_MAX_COPIERS (each copies until nothing is left). Returns how many."""
-    from sharing_app.push import tasks
-
-    pending = PushFile.objects.filter(job_id=job_id, status=PushFileStatus.PENDING).count()
-    if not pending:
-        _finish_if_done(job_id)
-        return 0
-    copiers = min(math.ceil(pending / max(1, settings.PUSH_BATCH_SIZE)), settings.PUSH_MAX_COPIERS)
-
-    def send() -> None:
-        for _ in range(copiers):
-            tasks.push_copy.delay(job_id)
-
-    transaction.on_commit(send)
-    return copiers
-
-
 def push_copy(*, push_job_id: str) -> None:
     """Copy PENDING files of a job until none is left; finalize if the job is complete."""
-    from sharing_app.push import tasks
-
     with job_context(push_job_id):
         kind = (
             PushJob.objects.filter(id=push_job_id)
@@ -344,14 +356,14 @@ def push_copy(*, push_job_id: str) -> None:
         if kind is None:
             return
         if kind == DestinationType.S3:
-            _, sliced = runner.run_copier(
+            run = runner.run_copier(
                 job_id=push_job_id,
                 destination_key=lambda job, path: job.destination_prefix + path,
                 make_transfer=s3_transfer.S3Transfer,
                 concurrency=settings.PUSH_COPY_CONCURRENCY,
             )
         else:
-            _, sliced = runner.run_copier(
+            run = runner.run_copier(
                 job_id=push_job_id,
                 destination_key=lambda job, path: path,
                 make_transfer=icav2_transfer.Icav2Transfer,
@@ -359,31 +371,23 @@ def push_copy(*, push_job_id: str) -> None:
                 concurrency=settings.ICAV2_UPLOAD_CONCURRENCY,
             )
         if (
-            sliced
+            run.sliced
             and PushFile.objects.filter(job_id=push_job_id, status=PushFileStatus.PENDING).exists()
         ):
             # Our time slice is over: a successor continues after what else is queued.
-            transaction.on_commit(lambda: tasks.push_copy.delay(push_job_id))
-        _finish_if_done(push_job_id)
-
-
-def _finish_if_done(job_id: str) -> None:
-    from sharing_app.push import tasks
-
-    if not PushJob.objects.filter(
-        id=job_id, status=PushStatus.RUNNING, step=PushStep.COPYING
-    ).exists():
-        return
-    if PushFile.objects.filter(job_id=job_id, status__in=UNFINISHED_FILE_STATUSES).exists():
-        return
-    transaction.on_commit(lambda: tasks.push_finalize.delay(job_id))
+            push_copy_enqueue(push_job_id)
+        push_finalize_if_done(push_job_id)
 
 
 def push_finalize(*, push_job_id: str) -> None:
     """Once every file is settled: receipts (when all succeeded), end marker, final status."""
-    claimed = PushJob.objects.filter(
-        id=push_job_id, status=PushStatus.RUNNING, step=PushStep.COPYING
-    ).update(step=PushStep.FINALIZING, last_progress_time=timezone.now())
+    claimed = PUSH_JOBS.claim(
+        push_job_id,
+        from_statuses=[PushStatus.RUNNING],
+        where={"step": PushStep.COPYING},
+        step=PushStep.FINALIZING,
+        last_progress_time=timezone.now(),
+    )
     if not claimed:
         return
     job = PushJob.objects.select_related("package").get(id=push_job_id)
@@ -404,6 +408,7 @@ def push_finalize(*, push_job_id: str) -> None:
             writer = _writer(job)
             if not error and job.package is not None:
                 receipts.write_receipts(writer, job.package)
+                PUSH_JOBS.progress(job.id, statuses=[PushStatus.RUNNING])
         except (DomainError, icav2.Icav2Error, *s3.S3_ERRORS) as exc:
             error = (
                 f"All {job.file_count} files were pushed and verified, but the receipts could not "
@@ -420,7 +425,7 @@ def push_finalize(*, push_job_id: str) -> None:
                     error = f"All files were pushed and verified, but the end marker could not be written: {exc}"
                 else:
                     logger.warning("Could not write the end marker: %s", exc)
-        _set_terminal(
+        push_set_terminal(
             job.id,
             status,
             error,
@@ -474,156 +479,11 @@ def _failure_summary(job: PushJob, counts: Counter[str]) -> str:
     )
 
 
-# --- Terminal states, events, hooks ----------------------------------------------------------------
-
-
-def _event_detail(job: PushJob) -> dict[str, Any]:
-    return {
-        "id": job.id,
-        "packageId": job.package_id,
-        "packageName": job.package_name,
-        "shareDestination": job.share_destination,
-        "status": job.status,
-        "requestTime": job.request_time.isoformat(),
-        "startTime": job.start_time.isoformat() if job.start_time else None,
-        "completionTime": job.completion_time.isoformat() if job.completion_time else None,
-        "fileCount": job.file_count,
-        "succeededCount": job.succeeded_count,
-        "skippedCount": job.skipped_count,
-        "failedCount": job.failed_count,
-        "errorMessage": job.error_message,
-    }
-
-
-def _publish(job: PushJob) -> None:
-    aws_events.publish_on_commit(EVENT_DETAIL_TYPE, _event_detail(job))
-
-
-def _announce_terminal(job: PushJob) -> None:
-    _publish(job)
-    hooks.fire_on_commit(hooks.PUSH_FINISHED, push_job_id=job.id, status=job.status)
-
-
-def _set_terminal(job_id: str, status: str, error: str, **counts: int) -> bool:
-    """Move an active job to a terminal status (once); announce it."""
-    with transaction.atomic():
-        updated = PushJob.objects.filter(id=job_id, status__in=ACTIVE_PUSH_STATUSES).update(
-            status=status,
-            step=PushStep.DONE,
-            completion_time=timezone.now(),
-            error_message=error,
-            last_progress_time=timezone.now(),
-            **counts,
-        )
-        if updated:
-            _announce_terminal(PushJob.objects.get(id=job_id))
-    return bool(updated)
-
-
-def _fail(job: PushJob, message: str) -> None:
-    logger.warning("Push failed: %s", message)
-    with transaction.atomic():
-        if _set_terminal(job.id, PushStatus.FAILED, message):
-            PushFile.objects.filter(job_id=job.id, status=PushFileStatus.PENDING).update(
-                status=PushFileStatus.ABORTED,
-                error="Not copied: the push failed first.",
-                completed_at=timezone.now(),
-            )
-
-
-def _enqueue_start(job_id: str) -> None:
-    from sharing_app.push import tasks
-
-    transaction.on_commit(lambda: tasks.push_start.delay(job_id))
-
-
-def _enqueue_end_marker(job_id: str) -> None:
-    from sharing_app.push import tasks
-
-    transaction.on_commit(lambda: tasks.push_write_end_marker.delay(job_id))
-
-
-# --- Reconciliation (periodic) -----------------------------------------------------------------------
+# --- Stuck pushes -----------------------------------------------------------------------------------
 
 
 def push_reconcile(*, now: dt.datetime | None = None) -> dict[str, int]:
-    """Recover from lost workers and messages; fail jobs that resuming does not help.
-
-    1. Files IN_PROGRESS whose heartbeat is older than PUSH_STALE_AFTER_SECONDS lost their worker:
-       back to PENDING (or FAILED after PUSH_FILE_MAX_ATTEMPTS claims; ABORTED when the job ended).
-    2. Active jobs without progress for PUSH_STALE_AFTER_SECONDS are resumed (their step is queued
-       again); after PUSH_MAX_RESUMES resumes without progress they are failed with an explanation.
-    """
-    now = now or timezone.now()
-    cutoff = now - dt.timedelta(seconds=settings.PUSH_STALE_AFTER_SECONDS)
-    result: Counter[str] = Counter()
-    stale_files = PushFile.objects.filter(
-        status=PushFileStatus.IN_PROGRESS, heartbeat_at__lt=cutoff
-    )
-    for job_id, job_status in (
-        stale_files.values_list("job_id", "job__status").distinct().order_by("job_id")[:1000]
-    ):
-        rows = stale_files.filter(job_id=job_id)
-        if job_status != PushStatus.RUNNING:
-            result["files_aborted"] += rows.update(
-                status=PushFileStatus.ABORTED,
-                error=f"Not copied: its worker was lost and the push is {job_status}.",
-                completed_at=now,
-                claim_token="",
-            )
-            continue
-        result["files_failed"] += rows.filter(attempts__gte=settings.PUSH_FILE_MAX_ATTEMPTS).update(
-            status=PushFileStatus.FAILED,
-            error=f"Its worker was lost {settings.PUSH_FILE_MAX_ATTEMPTS} times while copying it.",
-            completed_at=now,
-            claim_token="",
-        )
-        result["files_requeued"] += rows.update(status=PushFileStatus.PENDING, claim_token="")
-        logger.info("Push %s: files of a lost worker handed out again", job_id)
-    stale_jobs: QuerySet[PushJob] = PushJob.objects.filter(
-        status__in=ACTIVE_PUSH_STATUSES, last_progress_time__lt=cutoff
-    ).order_by("last_progress_time")[:200]
-    for job in stale_jobs:
-        with job_context(job.id):
-            result[_resume_or_fail(job, now)] += 1
-    return {key: count for key, count in result.items() if count}
-
-
-def _resume_or_fail(job: PushJob, now: dt.datetime) -> str:
-    from sharing_app.push import tasks
-
-    if job.resume_count >= settings.PUSH_MAX_RESUMES:
-        unfinished = PushFile.objects.filter(job=job, status__in=UNFINISHED_FILE_STATUSES).count()
-        message = (
-            f"No progress since {job.last_progress_time:%Y-%m-%d %H:%M:%S} UTC (step "
-            f"{job.step}) despite {job.resume_count} automatic resumes; {unfinished} of "
-            f"{job.file_count} files unfinished. Are workers running? Push again to finish: files "
-            "already at the destination are skipped."
-        )
-        with transaction.atomic():
-            if _set_terminal(job.id, PushStatus.FAILED, message):
-                PushFile.objects.filter(job=job, status__in=UNFINISHED_FILE_STATUSES).update(
-                    status=PushFileStatus.ABORTED,
-                    error="Not copied: the push was failed by reconciliation.",
-                    completed_at=now,
-                    claim_token="",
-                )
-                if job.step not in (PushStep.QUEUED, PushStep.PLANNING):
-                    _enqueue_end_marker(job.id)
-        return "jobs_failed"
-    claimed = PushJob.objects.filter(
-        id=job.id, status=job.status, step=job.step, last_progress_time=job.last_progress_time
-    ).update(resume_count=F("resume_count") + 1, last_progress_time=now)
-    if not claimed:
-        return "jobs_busy"
-    logger.warning(
-        "Push without progress since %s; resuming step %s", job.last_progress_time, job.step
-    )
-    if job.status == PushStatus.PENDING or job.step == PushStep.PLANNING:
-        _enqueue_start(job.id)
-    elif job.step == PushStep.COPYING:
-        _enqueue_copiers(job.id)
-    elif job.step == PushStep.FINALIZING:
-        PushJob.objects.filter(id=job.id, step=PushStep.FINALIZING).update(step=PushStep.COPYING)
-        transaction.on_commit(lambda: tasks.push_finalize.delay(job.id))
-    return "jobs_resumed"
+    """Recover from lost workers and messages; fail pushes that resuming does not help (the rules
+    are in `lifecycle`). The one reaper (`datasharing.jobs.jobs_reap`, beat) does this for every
+    kind of job; this runs it for pushes only. Counts of what happened, without zeros."""
+    return jobs.reap_kind(PUSH_JOB_KIND.name, now=now)

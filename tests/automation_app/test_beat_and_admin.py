@@ -21,10 +21,9 @@ def test_periodic_tasks_are_registered_and_exist() -> None:
         specs["packages: delete artifacts of expired packages"]
         == "packages_app.packages_expire_artifacts"
     )
-    # Stuck jobs and restore polling stay with their apps, once each.
-    assert specs["packages: fail stuck jobs"] == "packages_app.packages_fail_stuck"
+    # Restore polling stays with its app; stuck jobs of every kind have one reaper.
     assert specs["packages: poll archive restores"] == "packages_app.packages_restores_poll"
-    assert specs["push reconciliation"] == "sharing_app.push_reconcile"
+    assert specs["jobs: recover stuck jobs"] == "datasharing.jobs_reap"
     assert len(set(specs.values())) == len(specs)
     assert set(specs.values()) <= set(app.tasks)
 

@@ -358,9 +358,14 @@ def test_periodic_tasks_are_registered_for_beat() -> None:
     from datasharing.beat import PREFIX, sync_periodic_tasks
 
     sync_periodic_tasks()
-    tasks = {t.name: t for t in PeriodicTask.objects.filter(name__startswith=PREFIX + "packages:")}
-    stuck = tasks[PREFIX + "packages: fail stuck jobs"]
-    assert stuck.task == "packages_app.packages_fail_stuck"
-    assert stuck.interval.every == settings.PACKAGE_STUCK_CHECK_SECONDS
+    tasks = {t.name: t for t in PeriodicTask.objects.filter(name__startswith=PREFIX)}
+    # Stuck packages are found by the one reaper of every kind of job.
+    stuck = tasks[PREFIX + "jobs: recover stuck jobs"]
+    assert stuck.task == "datasharing.jobs_reap"
+    assert stuck.interval.every == settings.JOBS_REAP_INTERVAL_SECONDS
+    # The old per-app entry (from an earlier deployment) no longer runs.
+    assert not any(
+        task.enabled for name, task in tasks.items() if name.startswith(PREFIX + "packages: fail")
+    )
     poll = tasks[PREFIX + "packages: poll archive restores"]
     assert poll.task == "packages_app.packages_restores_poll"

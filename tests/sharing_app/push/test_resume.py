@@ -315,7 +315,65 @@ def test_reconcile_restarts_a_job_whose_start_message_was_lost(
     assert job.status == PushStatus.SUCCEEDED
 
 
-def test_reconcile_is_registered_with_beat() -> None:
+def test_reconcile_is_the_one_reaper_registered_with_beat() -> None:
+    from datasharing import jobs
     from datasharing.beat import registered_periodic_tasks
 
-    assert any(spec.task == "sharing_app.push_reconcile" for spec in registered_periodic_tasks())
+    reapers = [spec for spec in registered_periodic_tasks() if spec.task == "datasharing.jobs_reap"]
+    assert len(reapers) == 1
+    assert "push" in {kind.name for kind in jobs.job_kinds()}
+
+
+@pytest.mark.django_db
+def test_files_of_a_lost_worker_go_to_a_new_copier_at_once_while_the_job_is_alive(
+    pushed, django_capture_on_commit_callbacks
+) -> None:
+    job, dest, files = pushed
+    lost = [files[2].relative_path, files[5].relative_path]
+    simulate_lost_worker(job, lost)
+    # Another copier of the job is alive and heartbeating: the job itself is not stuck.
+    PushJob.objects.filter(id=job.id).update(last_progress_time=timezone.now())
+    s3.delete_object(dest.bucket, dest.key(files[5].relative_path))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        result = services.push_reconcile()
+
+    assert result == {"files_requeued": 2}
+    job.refresh_from_db()
+    assert job.status == PushStatus.SUCCEEDED, job.error_message
+    assert job.resume_count == 0
+    assert read_object(dest.bucket, dest.key(files[5].relative_path)) == files[5].body
+
+
+@pytest.mark.django_db
+def test_each_resume_waits_twice_as_long_as_the_one_before(pushed, settings) -> None:
+    job, _, _ = pushed
+    simulate_lost_worker(job, [])
+    PushJob.objects.filter(id=job.id).update(resume_count=2)
+    job.refresh_from_db()
+    silent_since = job.last_progress_time
+    stale = settings.PUSH_STALE_AFTER_SECONDS
+
+    # Two resumes so far: the third waits for 4 x PUSH_STALE_AFTER_SECONDS of silence.
+    at = silent_since + dt.timedelta(seconds=4 * stale - 1)
+    assert services.push_reconcile(now=at) == {}
+    at = silent_since + dt.timedelta(seconds=4 * stale + 1)
+    assert services.push_reconcile(now=at) == {"jobs_resumed": 1}
+    job.refresh_from_db()
+    assert job.resume_count == 3
+
+
+@pytest.mark.django_db
+def test_planning_and_finalizing_get_longer_before_they_count_as_lost(pushed, settings) -> None:
+    job, _, _ = pushed
+    simulate_lost_worker(job, [])
+    PushJob.objects.filter(id=job.id).update(step=PushStep.FINALIZING)
+    job.refresh_from_db()
+    stale = settings.PUSH_STALE_AFTER_SECONDS
+
+    # Receipts are written in one thread that shows progress between remote calls only.
+    assert (
+        services.push_reconcile(now=job.last_progress_time + dt.timedelta(seconds=3 * stale)) == {}
+    )
+    later = job.last_progress_time + dt.timedelta(seconds=10 * stale + 1)
+    assert services.push_reconcile(now=later) == {"jobs_resumed": 1}
