@@ -1,4 +1,4 @@
-"""CopyObject signed and sent by FastCopy (datasharing.s3), against SeaweedFS (which checks
+"""CopyObject and UploadPartCopy signed and sent by FastCopy (datasharing.s3.fast_copy), against SeaweedFS (which checks
 signatures) through the fault-injecting proxy: what it sends is what botocore would, and every
 answer but a successful copy is parsed, retried and raised by botocore."""
 
@@ -14,6 +14,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from datasharing import s3
+from datasharing.s3 import fast_copy
 from tests.s3_fault_proxy import Rule, S3FaultProxy, is_copy
 from tests.sharing_app.conftest import Place, SourceFile
 
@@ -51,8 +52,8 @@ def copy(source: SourceFile, dest: Place, *, if_match: str | None = None) -> s3.
     )
 
 
-def fast_copy_for(bucket: str) -> s3.FastCopy:
-    fast = s3._fast_copy(s3.client(), bucket)
+def fast_copy_for(bucket: str) -> fast_copy.FastCopy:
+    fast = fast_copy.fast_copy_for(s3.client(), bucket)
     assert fast is not None
     return fast
 
@@ -200,7 +201,7 @@ def aws_client(signature_version: str = "s3v4", **credentials: Any) -> Any:
         ignore_configured_endpoint_urls=True,
     )
     client = session.client("s3", config=config)
-    s3.register_copy_hook(client)
+    fast_copy.register_copy_hook(client)
     return client
 
 
@@ -220,12 +221,12 @@ def test_for_aws_the_fast_signer_matches_botocore_with_temporary_credentials(
         aws_session_token="example-session-token/with+odd=characters",
     )
 
-    fast = s3.build_fast_copy(client, bucket)
+    fast = fast_copy.build_fast_copy(client, bucket)
 
     assert fast is not None
     assert fast.url_prefix == url_prefix
     assert (fast.region, fast.service) == ("eu-west-1", "s3")
-    _, headers = fast.signed_headers(
+    _, headers = fast.copy_request(
         source_bucket="src",
         source_key="a.bam",
         key="b.bam",
@@ -244,7 +245,7 @@ def test_a_client_that_signs_otherwise_keeps_botocore_for_its_copies(caplog) -> 
     )
 
     with caplog.at_level(logging.WARNING, logger="datasharing.s3"):
-        assert s3.build_fast_copy(client, "collab-bucket") is None
+        assert fast_copy.build_fast_copy(client, "collab-bucket") is None
 
     assert "fast signer does not match botocore for collab-bucket" in caplog.text
     assert "secret" not in caplog.text
