@@ -191,6 +191,118 @@ def test_with_s3_fast_copy_off_botocore_sends_every_copy(
     assert sent_by_botocore(sent)
 
 
+def part_copies_to(proxy: S3FaultProxy, dest: Place) -> list[dict[str, str]]:
+    return [
+        headers
+        for (method, path), headers in zip(proxy.requests, proxy.headers, strict=True)
+        if path.startswith(f"/{dest.bucket}/")
+        and is_copy(method, path, headers)
+        and "uploadId=" in path
+    ]
+
+
+def copy_in_parts(source: SourceFile, dest: Place, *, part_size: int) -> s3.CopyResult:
+    return s3.multipart_copy(
+        source_bucket=source.bucket,
+        source_key=source.key,
+        bucket=dest.bucket,
+        key=dest.key(source.relative_path),
+        size=len(source.body),
+        part_size=part_size,
+        if_match=source.md5,
+    )
+
+
+def corrupt_signing_key(fast: fast_copy.FastCopy, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Our signatures go wrong from now on (botocore's stay right): what a botocore change our
+    check request did not catch would look like to the server."""
+    monkeypatch.setattr(fast.signing_keys, "key", lambda secret_key, date: b"\0" * 32)
+
+
+def test_part_copies_are_signed_here_and_the_server_accepts_them(
+    source_files, dest_factory, s3_proxy
+) -> None:
+    mib = 1024**2
+    source = source_files((AWKWARD, 11 * mib + 3))[0]
+    dest = dest_factory()
+
+    result = copy_in_parts(source, dest, part_size=5 * mib)
+
+    assert len(result.part_etags) == 3
+    assert s3.get_object_bytes(dest.bucket, dest.key(AWKWARD)) == source.body
+    sent = part_copies_to(s3_proxy, dest)
+    assert len(sent) == 3
+    assert not any(sent_by_botocore(headers) for headers in sent)
+    assert [headers["x-amz-copy-source-range"] for headers in sent] == [
+        f"bytes=0-{5 * mib - 1}",
+        f"bytes={5 * mib}-{10 * mib - 1}",
+        f"bytes={10 * mib}-{11 * mib + 2}",
+    ]
+    assert {headers["x-amz-copy-source-if-match"] for headers in sent} == {f'"{source.md5}"'}
+
+
+def test_a_throttled_part_copy_is_retried_by_botocore(
+    source_files, dest_factory, s3_proxy, settings
+) -> None:
+    settings.S3_MAX_ATTEMPTS = 3
+    source = source_files(("big.bam", 6 * 1024**2))[0]
+    dest = dest_factory()
+    slow_down = s3_proxy.add(Rule(is_copy, status=503, times=1))
+
+    result = copy_in_parts(source, dest, part_size=5 * 1024**2)
+
+    assert slow_down.hits == 1
+    assert s3.get_object_bytes(dest.bucket, dest.key("big.bam")) == source.body
+    first, retry, second_part = part_copies_to(s3_proxy, dest)
+    assert not sent_by_botocore(first)
+    assert sent_by_botocore(retry) and botocore_attempt(retry) == 2
+    assert sent_by_botocore(second_part)  # paused after the throttling
+    assert len(result.part_etags) == 2
+
+
+def test_a_copy_whose_signature_the_server_refuses_is_sent_by_botocore_from_then_on(
+    source_files, dest_factory, s3_proxy, monkeypatch, caplog
+) -> None:
+    first, second = source_files(("a.fastq.gz", 100), ("b.fastq.gz", 100))
+    dest = dest_factory()
+    corrupt_signing_key(fast_copy_for(dest.bucket), monkeypatch)
+
+    with caplog.at_level(logging.ERROR, logger="datasharing.s3"):
+        assert copy(first, dest).etag == first.md5
+    assert copy(second, dest).etag == second.md5
+
+    assert s3.get_object_bytes(dest.bucket, dest.key("b.fastq.gz")) == second.body
+    refused, resent, later = copies_to(s3_proxy, dest)
+    assert not sent_by_botocore(refused)
+    # botocore signs and sends the copy itself: its own first attempt, not a retry.
+    assert sent_by_botocore(resent) and botocore_attempt(resent) == 1
+    assert sent_by_botocore(later)
+    assert not fast_copy_for(dest.bucket).ready()
+    (record,) = [r for r in caplog.records if r.name.startswith("datasharing.s3")]
+    assert record.levelno == logging.ERROR
+    assert "SignatureDoesNotMatch" in record.getMessage()
+    assert f"every later copy into {dest.bucket}" in record.getMessage()
+    assert "test-secret-key" not in caplog.text
+
+
+def test_a_part_copy_whose_signature_the_server_refuses_is_sent_by_botocore(
+    source_files, dest_factory, s3_proxy, monkeypatch, caplog
+) -> None:
+    source = source_files(("big.bam", 11 * 1024**2))[0]
+    dest = dest_factory()
+    corrupt_signing_key(fast_copy_for(dest.bucket), monkeypatch)
+
+    with caplog.at_level(logging.ERROR, logger="datasharing.s3"):
+        result = copy_in_parts(source, dest, part_size=5 * 1024**2)
+
+    assert len(result.part_etags) == 3
+    assert s3.get_object_bytes(dest.bucket, dest.key("big.bam")) == source.body
+    sent = part_copies_to(s3_proxy, dest)
+    assert [sent_by_botocore(headers) for headers in sent] == [False, True, True, True]
+    assert botocore_attempt(sent[1]) == 1
+    assert "SignatureDoesNotMatch" in caplog.text
+
+
 def aws_client(signature_version: str = "s3v4", **credentials: Any) -> Any:
     """A client for AWS itself (nothing is sent: only the check request, which is answered
     locally)."""
