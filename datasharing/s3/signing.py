@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote, unquote, urlsplit
 
+import botocore
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse, HTTPHeaders
 from botocore.credentials import RefreshableCredentials
 
@@ -322,8 +323,6 @@ def _internals_changed(what: str, fallback: str) -> None:
 
 
 def _botocore_version() -> str:
-    import botocore
-
     return str(getattr(botocore, "__version__", "?"))
 
 
