@@ -222,7 +222,8 @@ class FastCopy:
         amz_date: str,
         credentials: Any,
     ) -> tuple[str, dict[str, str]]:
-        path = self.path_prefix + signing.encode_key(key)
+        encoded = signing.encode_key(key)
+        path = self.path_prefix + encoded
         headers["x-amz-date"] = amz_date
         if credentials.token:
             headers["x-amz-security-token"] = credentials.token
@@ -231,7 +232,7 @@ class FastCopy:
         headers["authorization"] = signing.authorization_header(
             method="PUT",
             path=path,
-            query=signing.canonical_query(params),
+            query=signing.canonical_query(params) if params else "",
             headers=headers,
             access_key=credentials.access_key,
             signing_key=self.signing_keys.key(credentials.secret_key, date),
@@ -239,12 +240,13 @@ class FastCopy:
             amz_date=amz_date,
         )
         del headers["host"]  # the HTTP client sends it, from the URL
-        # In botocore's order (not the canonical one).
-        query = "&".join(
-            f"{signing.encode_query_value(name)}={signing.encode_query_value(value)}"
-            for name, value in params
-        )
-        url = self.url_prefix + path[len(self.path_prefix) :] + (f"?{query}" if query else "")
+        url = self.url_prefix + encoded
+        if params:
+            # In botocore's order (not the canonical one).
+            url += "?" + "&".join(
+                f"{signing.encode_query_value(name)}={signing.encode_query_value(value)}"
+                for name, value in params
+            )
         return url, headers
 
     # --- Sending ---------------------------------------------------------------------------------

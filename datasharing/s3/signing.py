@@ -208,27 +208,23 @@ class PresignedGetSigner:
         signing_key: bytes,
     ) -> None:
         self.url_prefix = url_prefix
-        self.path_prefix = path_prefix
-        self.canonical_headers = f"host:{host}\n"
-        self.canonical_query = canonical_query
         self.query_head = query_head
         self.query_tail = query_tail
         self.string_to_sign_head = string_to_sign_head
         self._signing_key = signing_key
+        # The canonical request around the key, built once: signing a URL only joins the parts.
+        around_key = canonical_request(
+            "GET", "\0", canonical_query, f"host:{host}\n", "host", UNSIGNED_PAYLOAD
+        )
+        head, self._request_tail = around_key.split("\0")
+        self._request_head = head + path_prefix
 
     def __repr__(self) -> str:
         return f"PresignedGetSigner({self.url_prefix!r})"
 
     def url(self, key: str) -> str:
         encoded = encode_key(key)
-        request = canonical_request(
-            "GET",
-            self.path_prefix + encoded,
-            self.canonical_query,
-            self.canonical_headers,
-            "host",
-            UNSIGNED_PAYLOAD,
-        )
+        request = self._request_head + encoded + self._request_tail
         value = signature(self._signing_key, self.string_to_sign_head, request)
         return f"{self.url_prefix}{encoded}?{self.query_head}{value}{self.query_tail}"
 
