@@ -27,6 +27,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -314,16 +315,48 @@ def run(rclone: str) -> None:
         f"{threads} threads, default batch settings; rclone: --transfers "
         f"{CONCURRENCY} --checkers {CONCURRENCY}); SeaweedFS {os.environ['AWS_ENDPOINT_URL_S3']}",
     ]
+    speed = measure_speed(rclone, user)
+    lines += speed.lines()
+    lines += measure_memory(user, speed_peak=speed.worker_peak_mib)
+    harness.report("bench_push", lines)
 
-    # --- Speed: 2,000 objects, alternating runs ---------------------------------------------------
+
+@dataclass
+class SpeedRuns:
+    """Wall seconds and (copier, S3 server) CPU seconds of each round, ours and rclone's."""
+
+    ours: list[float] = field(default_factory=list)
+    theirs: list[float] = field(default_factory=list)
+    ours_cpu: list[tuple[float, float]] = field(default_factory=list)
+    theirs_cpu: list[tuple[float, float]] = field(default_factory=list)
+    worker_peak_mib: float = 0.0
+
+    def lines(self) -> list[str]:
+        ours_median, theirs_median = statistics.median(self.ours), statistics.median(self.theirs)
+
+        def cpu(runs: list[tuple[float, float]], name: str) -> str:
+            copier = statistics.median(c for c, _ in runs)
+            server = statistics.median(s for _, s in runs)
+            return f"CPU median: {name} {copier:.2f} s, S3 server {server:.2f} s"
+
+        return [
+            f"{FILES} objects: ours median {ours_median:.2f} s ({FILES / ours_median:.0f} objects/s), "
+            f"runs {', '.join(f'{t:.2f}' for t in self.ours)}; {cpu(self.ours_cpu, 'worker')}",
+            f"{FILES} objects: rclone copy median {theirs_median:.2f} s "
+            f"({FILES / theirs_median:.0f} objects/s), runs "
+            f"{', '.join(f'{t:.2f}' for t in self.theirs)}; {cpu(self.theirs_cpu, 'rclone')}",
+            f"ratio ours / rclone: {ours_median / theirs_median:.2f} (below 1: ours is faster); "
+            f"per round: "
+            f"{', '.join(f'{a / b:.2f}' for a, b in zip(self.ours, self.theirs, strict=True))}",
+        ]
+
+
+def measure_speed(rclone: str, user: Any) -> SpeedRuns:
+    """2,000 objects pushed by us and copied by rclone, runs alternating, after a warm-up."""
     objects = put_objects("speed/", FILES, SIZE)
     package = make_package("bench-speed", objects)
     worker = Worker(WORKERS)
-    ours: list[float] = []
-    theirs: list[float] = []
-    # (copier, S3 server) CPU seconds per run
-    ours_cpu: list[tuple[float, float]] = []
-    theirs_cpu: list[tuple[float, float]] = []
+    runs = SpeedRuns()
     try:
         # Warm-up, not timed: the worker's pool processes open their database and S3
         # connections (a running service has them open), rclone's binary is read into the cache.
@@ -331,50 +364,42 @@ def run(rclone: str) -> None:
         run_ours(warm, f"s3://{DESTINATION_BUCKET}/warm-up-ours/", user)
         run_rclone(rclone, "warm-up/", "warm-up-rclone/")
         for round_number in range(1, ROUNDS + 1):
-            prefix = f"ours-{round_number}/"
-            elapsed, copier, server = measured(
-                lambda prefix=prefix: run_ours(
-                    package, f"s3://{DESTINATION_BUCKET}/{prefix}", user
-                ),
-                worker.cpu_seconds,
-            )
-            ours.append(elapsed)
-            ours_cpu.append((copier, server))
-            assert count_objects(prefix) >= FILES, "our push copied too few objects"
-            prefix = f"rclone-{round_number}/"
-            elapsed, copier, server = measured(
-                lambda prefix=prefix: run_rclone(rclone, "speed/", prefix), rclone_cpu_seconds
-            )
-            theirs.append(elapsed)
-            theirs_cpu.append((copier, server))
-            assert count_objects(prefix) == FILES, "rclone copied too few objects"
-            print(
-                f"round {round_number}: ours {ours[-1]:.2f} s (CPU: worker {ours_cpu[-1][0]:.2f} s, "
-                f"S3 {ours_cpu[-1][1]:.2f} s), rclone {theirs[-1]:.2f} s (CPU: rclone "
-                f"{theirs_cpu[-1][0]:.2f} s, S3 {theirs_cpu[-1][1]:.2f} s)",
-                flush=True,
-            )
-        speed_peak = max(worker.peak_rss_mib().values())
+            speed_round(rclone, package, user, worker, runs, round_number)
+        runs.worker_peak_mib = max(worker.peak_rss_mib().values())
     finally:
         worker.stop()
-    ours_median, theirs_median = statistics.median(ours), statistics.median(theirs)
+    return runs
 
-    def cpu(runs: list[tuple[float, float]], name: str) -> str:
-        copier = statistics.median(c for c, _ in runs)
-        server = statistics.median(s for _, s in runs)
-        return f"CPU median: {name} {copier:.2f} s, S3 server {server:.2f} s"
 
-    lines += [
-        f"{FILES} objects: ours median {ours_median:.2f} s ({FILES / ours_median:.0f} objects/s), "
-        f"runs {', '.join(f'{t:.2f}' for t in ours)}; {cpu(ours_cpu, 'worker')}",
-        f"{FILES} objects: rclone copy median {theirs_median:.2f} s "
-        f"({FILES / theirs_median:.0f} objects/s), runs {', '.join(f'{t:.2f}' for t in theirs)}; "
-        f"{cpu(theirs_cpu, 'rclone')}",
-        f"ratio ours / rclone: {ours_median / theirs_median:.2f} (below 1: ours is faster); "
-        f"per round: {', '.join(f'{a / b:.2f}' for a, b in zip(ours, theirs, strict=True))}",
-    ]
+def speed_round(
+    rclone: str, package: Any, user: Any, worker: Worker, runs: SpeedRuns, round_number: int
+) -> None:
+    prefix = f"ours-{round_number}/"
+    elapsed, copier, server = measured(
+        lambda: run_ours(package, f"s3://{DESTINATION_BUCKET}/{prefix}", user),
+        worker.cpu_seconds,
+    )
+    runs.ours.append(elapsed)
+    runs.ours_cpu.append((copier, server))
+    assert count_objects(prefix) >= FILES, "our push copied too few objects"
+    rclone_prefix = f"rclone-{round_number}/"
+    elapsed, copier, server = measured(
+        lambda: run_rclone(rclone, "speed/", rclone_prefix), rclone_cpu_seconds
+    )
+    runs.theirs.append(elapsed)
+    runs.theirs_cpu.append((copier, server))
+    assert count_objects(rclone_prefix) == FILES, "rclone copied too few objects"
+    print(
+        f"round {round_number}: ours {runs.ours[-1]:.2f} s (CPU: worker {runs.ours_cpu[-1][0]:.2f} "
+        f"s, S3 {runs.ours_cpu[-1][1]:.2f} s), rclone {runs.theirs[-1]:.2f} s (CPU: rclone "
+        f"{runs.theirs_cpu[-1][0]:.2f} s, S3 {runs.theirs_cpu[-1][1]:.2f} s)",
+        flush=True,
+    )
 
-    # --- Memory: a fresh worker per push of 2,000 and of 20,000 objects -------------------------------
+
+def measure_memory(user: Any, *, speed_peak: float) -> list[str]:
+    """Peak RSS of a fresh worker pushing 2,000 and then 20,000 objects."""
+    lines = []
     memory = {}
     for count in (FILES, MEMORY_FILES):
         tiny = put_objects(f"memory-{count}/", count, 1024)
@@ -396,7 +421,7 @@ def run(rclone: str) -> None:
         f"{memory[MEMORY_FILES][0] - memory[FILES][0]:+.0f} MiB (speed-run worker peak: "
         f"{speed_peak:.0f} MiB)"
     )
-    harness.report("bench_push", lines)
+    return lines
 
 
 if __name__ == "__main__":

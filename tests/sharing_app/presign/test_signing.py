@@ -18,6 +18,7 @@ from botocore.credentials import Credentials, RefreshableCredentials
 
 from datasharing import s3
 from datasharing.ids import new_id
+from datasharing.s3 import presign, signing
 from tests.sharing_app.presign.helpers import fetch, shared_bucket
 
 # Naive UTC, as botocore's clock returns it.
@@ -95,7 +96,7 @@ def test_local_signer_matches_botocore_byte_for_byte(
     client = make_client(
         endpoint_url=endpoint_url, region=region, token=token, addressing_style=addressing_style
     )
-    monkeypatch.setattr(s3, "presign_client", lambda: client)
+    monkeypatch.setattr(presign, "presign_client", lambda: client)
     objects = [
         (bucket, key)
         for bucket in ("facility-primary", "facility.dotted.bucket", "analysis-123")
@@ -114,8 +115,10 @@ def test_a_signer_that_disagrees_with_botocore_falls_back_to_botocore(
     frozen_clock: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = make_client(endpoint_url="http://127.0.0.1:8333", region="us-east-1")
-    monkeypatch.setattr(s3, "presign_client", lambda: client)
-    monkeypatch.setattr(s3._BucketSigner, "url", lambda self, key: "https://wrong.example/")
+    monkeypatch.setattr(presign, "presign_client", lambda: client)
+    monkeypatch.setattr(
+        signing.PresignedGetSigner, "url", lambda self, key: "https://wrong.example/"
+    )
     objects = [("facility-primary", key) for key in KEYS]
 
     result = s3.presigned_get_urls(objects, expires_in=600)
@@ -136,7 +139,7 @@ def test_temporary_credentials_cap_the_stated_expiry(monkeypatch: pytest.MonkeyP
         method="test",
     )
     monkeypatch.setattr(client._request_signer, "_credentials", refreshable)
-    monkeypatch.setattr(s3, "presign_client", lambda: client)
+    monkeypatch.setattr(presign, "presign_client", lambda: client)
 
     result = s3.presigned_get_urls([("facility-primary", KEYS[0])], expires_in=7 * 24 * 3600)
 
@@ -175,7 +178,7 @@ def test_server_with_signature_checking_accepts_local_signatures_and_refuses_for
         endpoint_url=os.environ["AWS_ENDPOINT_URL_S3"],
         config=Config(region_name="us-east-1", signature_version="s3v4"),
     )
-    with mock.patch.object(s3, "presign_client", return_value=wrong_secret):
+    with mock.patch.object(presign, "presign_client", return_value=wrong_secret):
         other = s3.presigned_get_urls(objects[:1], expires_in=300)
     assert other.signer == "sigv4"
     with pytest.raises(urllib.error.HTTPError) as wrong:

@@ -1,4 +1,4 @@
-"""CopyObject signed and sent by FastCopy (datasharing.s3), against SeaweedFS (which checks
+"""CopyObject and UploadPartCopy signed and sent by FastCopy (datasharing.s3.fast_copy), against SeaweedFS (which checks
 signatures) through the fault-injecting proxy: what it sends is what botocore would, and every
 answer but a successful copy is parsed, retried and raised by botocore."""
 
@@ -14,6 +14,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from datasharing import s3
+from datasharing.s3 import fast_copy
 from tests.s3_fault_proxy import Rule, S3FaultProxy, is_copy
 from tests.sharing_app.conftest import Place, SourceFile
 
@@ -51,8 +52,8 @@ def copy(source: SourceFile, dest: Place, *, if_match: str | None = None) -> s3.
     )
 
 
-def fast_copy_for(bucket: str) -> s3.FastCopy:
-    fast = s3._fast_copy(s3.client(), bucket)
+def fast_copy_for(bucket: str) -> fast_copy.FastCopy:
+    fast = fast_copy.fast_copy_for(s3.client(), bucket)
     assert fast is not None
     return fast
 
@@ -190,6 +191,118 @@ def test_with_s3_fast_copy_off_botocore_sends_every_copy(
     assert sent_by_botocore(sent)
 
 
+def part_copies_to(proxy: S3FaultProxy, dest: Place) -> list[dict[str, str]]:
+    return [
+        headers
+        for (method, path), headers in zip(proxy.requests, proxy.headers, strict=True)
+        if path.startswith(f"/{dest.bucket}/")
+        and is_copy(method, path, headers)
+        and "uploadId=" in path
+    ]
+
+
+def copy_in_parts(source: SourceFile, dest: Place, *, part_size: int) -> s3.CopyResult:
+    return s3.multipart_copy(
+        source_bucket=source.bucket,
+        source_key=source.key,
+        bucket=dest.bucket,
+        key=dest.key(source.relative_path),
+        size=len(source.body),
+        part_size=part_size,
+        if_match=source.md5,
+    )
+
+
+def corrupt_signing_key(fast: fast_copy.FastCopy, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Our signatures go wrong from now on (botocore's stay right): what a botocore change our
+    check request did not catch would look like to the server."""
+    monkeypatch.setattr(fast.signing_keys, "key", lambda secret_key, date: b"\0" * 32)
+
+
+def test_part_copies_are_signed_here_and_the_server_accepts_them(
+    source_files, dest_factory, s3_proxy
+) -> None:
+    mib = 1024**2
+    source = source_files((AWKWARD, 11 * mib + 3))[0]
+    dest = dest_factory()
+
+    result = copy_in_parts(source, dest, part_size=5 * mib)
+
+    assert len(result.part_etags) == 3
+    assert s3.get_object_bytes(dest.bucket, dest.key(AWKWARD)) == source.body
+    sent = part_copies_to(s3_proxy, dest)
+    assert len(sent) == 3
+    assert not any(sent_by_botocore(headers) for headers in sent)
+    assert [headers["x-amz-copy-source-range"] for headers in sent] == [
+        f"bytes=0-{5 * mib - 1}",
+        f"bytes={5 * mib}-{10 * mib - 1}",
+        f"bytes={10 * mib}-{11 * mib + 2}",
+    ]
+    assert {headers["x-amz-copy-source-if-match"] for headers in sent} == {f'"{source.md5}"'}
+
+
+def test_a_throttled_part_copy_is_retried_by_botocore(
+    source_files, dest_factory, s3_proxy, settings
+) -> None:
+    settings.S3_MAX_ATTEMPTS = 3
+    source = source_files(("big.bam", 6 * 1024**2))[0]
+    dest = dest_factory()
+    slow_down = s3_proxy.add(Rule(is_copy, status=503, times=1))
+
+    result = copy_in_parts(source, dest, part_size=5 * 1024**2)
+
+    assert slow_down.hits == 1
+    assert s3.get_object_bytes(dest.bucket, dest.key("big.bam")) == source.body
+    first, retry, second_part = part_copies_to(s3_proxy, dest)
+    assert not sent_by_botocore(first)
+    assert sent_by_botocore(retry) and botocore_attempt(retry) == 2
+    assert sent_by_botocore(second_part)  # paused after the throttling
+    assert len(result.part_etags) == 2
+
+
+def test_a_copy_whose_signature_the_server_refuses_is_sent_by_botocore_from_then_on(
+    source_files, dest_factory, s3_proxy, monkeypatch, caplog
+) -> None:
+    first, second = source_files(("a.fastq.gz", 100), ("b.fastq.gz", 100))
+    dest = dest_factory()
+    corrupt_signing_key(fast_copy_for(dest.bucket), monkeypatch)
+
+    with caplog.at_level(logging.ERROR, logger="datasharing.s3"):
+        assert copy(first, dest).etag == first.md5
+    assert copy(second, dest).etag == second.md5
+
+    assert s3.get_object_bytes(dest.bucket, dest.key("b.fastq.gz")) == second.body
+    refused, resent, later = copies_to(s3_proxy, dest)
+    assert not sent_by_botocore(refused)
+    # botocore signs and sends the copy itself: its own first attempt, not a retry.
+    assert sent_by_botocore(resent) and botocore_attempt(resent) == 1
+    assert sent_by_botocore(later)
+    assert not fast_copy_for(dest.bucket).ready()
+    (record,) = [r for r in caplog.records if r.name.startswith("datasharing.s3")]
+    assert record.levelno == logging.ERROR
+    assert "SignatureDoesNotMatch" in record.getMessage()
+    assert f"every later copy into {dest.bucket}" in record.getMessage()
+    assert "test-secret-key" not in caplog.text
+
+
+def test_a_part_copy_whose_signature_the_server_refuses_is_sent_by_botocore(
+    source_files, dest_factory, s3_proxy, monkeypatch, caplog
+) -> None:
+    source = source_files(("big.bam", 11 * 1024**2))[0]
+    dest = dest_factory()
+    corrupt_signing_key(fast_copy_for(dest.bucket), monkeypatch)
+
+    with caplog.at_level(logging.ERROR, logger="datasharing.s3"):
+        result = copy_in_parts(source, dest, part_size=5 * 1024**2)
+
+    assert len(result.part_etags) == 3
+    assert s3.get_object_bytes(dest.bucket, dest.key("big.bam")) == source.body
+    sent = part_copies_to(s3_proxy, dest)
+    assert [sent_by_botocore(headers) for headers in sent] == [False, True, True, True]
+    assert botocore_attempt(sent[1]) == 1
+    assert "SignatureDoesNotMatch" in caplog.text
+
+
 def aws_client(signature_version: str = "s3v4", **credentials: Any) -> Any:
     """A client for AWS itself (nothing is sent: only the check request, which is answered
     locally)."""
@@ -200,7 +313,7 @@ def aws_client(signature_version: str = "s3v4", **credentials: Any) -> Any:
         ignore_configured_endpoint_urls=True,
     )
     client = session.client("s3", config=config)
-    s3.register_copy_hook(client)
+    fast_copy.register_copy_hook(client)
     return client
 
 
@@ -220,12 +333,12 @@ def test_for_aws_the_fast_signer_matches_botocore_with_temporary_credentials(
         aws_session_token="example-session-token/with+odd=characters",
     )
 
-    fast = s3.build_fast_copy(client, bucket)
+    fast = fast_copy.build_fast_copy(client, bucket)
 
     assert fast is not None
     assert fast.url_prefix == url_prefix
     assert (fast.region, fast.service) == ("eu-west-1", "s3")
-    _, headers = fast.signed_headers(
+    _, headers = fast.copy_request(
         source_bucket="src",
         source_key="a.bam",
         key="b.bam",
@@ -244,7 +357,7 @@ def test_a_client_that_signs_otherwise_keeps_botocore_for_its_copies(caplog) -> 
     )
 
     with caplog.at_level(logging.WARNING, logger="datasharing.s3"):
-        assert s3.build_fast_copy(client, "collab-bucket") is None
+        assert fast_copy.build_fast_copy(client, "collab-bucket") is None
 
     assert "fast signer does not match botocore for collab-bucket" in caplog.text
     assert "secret" not in caplog.text
