@@ -49,5 +49,8 @@ def require_owner_or_admin(
             f"{thing} was {made} by {owner_name}, no longer a user: only an admin may {action} it."
         )
     else:
-        message = f"{thing} was {made} by automation (no user): only an admin may {action} it."
+        message = (
+            f"{thing} has no owner (made by automation or a command without a user): only an "
+            f"admin may {action} it."
+        )
     raise Forbidden(message, details={"owner": owner_name or None})

@@ -330,7 +330,10 @@ def test_packages_made_by_automation_are_aborted_by_admins_only(
     automatic = pkg(PackageStatus.PENDING)  # no requester: an automatic share's package
     refused = curator_client.patch(f"/api/v1/package/{automatic.id}:abort")
     assert refused.status_code == 403
-    assert "by automation (no user): only an admin may abort it" in refused.json()["message"]
+    assert refused.json()["message"] == (
+        f"Package {automatic.id} has no owner (made by automation or a command without a user): "
+        "only an admin may abort it."
+    )
     assert client_for(admin_user).patch(f"/api/v1/package/{automatic.id}:abort").status_code == 200
 
 
@@ -359,6 +362,21 @@ def test_delete_removes_the_package_and_its_artifacts(
     # Admins may delete anyone's package.
     assert client_for(admin_user).delete(f"/api/v1/package/{theirs.id}").status_code == 204
     assert curator_client.delete(f"/api/v1/package/{theirs.id}").status_code == 404
+
+
+def test_another_curators_package_is_403_naming_them_before_its_state_is_told(
+    curator_client: APIClient, other_curator: Any
+) -> None:
+    running = pkg(PackageStatus.RUNNING, requested_by=other_curator)
+    done = pkg(requested_by=other_curator)
+    for package in (running, done):
+        refused = curator_client.delete(f"/api/v1/package/{package.id}")
+        assert refused.status_code == 403
+        assert refused.json()["message"] == (
+            f"Package {package.id} was requested by otto-curator: only they or an admin may "
+            "delete it."
+        )
+    assert Package.objects.count() == 2
 
 
 # --- Contents -----------------------------------------------------------------------------------
