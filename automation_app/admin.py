@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
@@ -18,7 +19,9 @@ from automation_app.models import AutoShare, AutoShareRule
 from automation_app.notifications.admin import NotificationAdmin
 from automation_app.rules import (
     RULE_FIELDS,
-    auto_share_rule_note_destination_author,
+    auto_share_rule_delete,
+    auto_share_rule_may_change,
+    auto_share_rule_save,
     auto_share_rule_validate,
 )
 from datasharing.admin import ReadOnlyAdmin
@@ -29,8 +32,8 @@ __all__ = ["AutoShareAdmin", "AutoShareRuleAdmin", "NotificationAdmin", "Receive
 
 
 class AutoShareRuleForm(forms.ModelForm[AutoShareRule]):
-    """Runs the rules service's validation: the same messages and destination policy as the API
-    (judged for the admin user editing the rule)."""
+    """Runs the rules service's checks: the same messages, ownership and destination policy as
+    the API (judged for the admin user editing the rule)."""
 
     request: HttpRequest | None = None
 
@@ -49,7 +52,7 @@ class AutoShareRuleForm(forms.ModelForm[AutoShareRule]):
             for field in RULE_FIELDS.values()
             if rule is None or field in self.changed_data
         }
-        user = getattr(self.request, "user", None)
+        user = request_user(self.request) if self.request is not None else None
         try:
             validated = auto_share_rule_validate(values=values, rule=rule, user=user)
         except DomainError as exc:
@@ -73,7 +76,7 @@ class AutoShareRuleAdmin(admin.ModelAdmin[AutoShareRule]):
     ]
     list_filter = ["enabled", "require_approval"]
     search_fields = ["job_name", "share_destination"]
-    readonly_fields = ["created_by", "created_at", "updated_at"]
+    readonly_fields = ["created_by", "changed_by", "created_at", "updated_at"]
 
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
@@ -83,16 +86,33 @@ class AutoShareRuleAdmin(admin.ModelAdmin[AutoShareRule]):
         return type(base.__name__, (base,), {"request": request})
 
     def save_model(self, request: HttpRequest, obj: AutoShareRule, form: Any, change: bool) -> None:
-        if not change:
-            obj.created_by = request.user if request.user.is_authenticated else None
-        auto_share_rule_note_destination_author(obj, request_user(request))
-        super().save_model(request, obj, form, change)
+        # The form ran the service's checks for this user; the service records who did it.
+        auto_share_rule_save(rule=obj, user=request_user(request))
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Another user's rule is its creator's or an admin's to change: others see it read-only.
+        if obj is not None and not auto_share_rule_may_change(rule=obj, user=request_user(request)):
+            return False
+        return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # A rule with shares is their history (the foreign key protects it); disable it instead.
         if obj is not None and obj.shares.exists():
             return False
+        if obj is not None and not auto_share_rule_may_change(rule=obj, user=request_user(request)):
+            return False
         return super().has_delete_permission(request, obj)
+
+    def delete_model(self, request: HttpRequest, obj: AutoShareRule) -> None:
+        auto_share_rule_delete(rule=obj, user=request_user(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AutoShareRule]) -> None:
+        # The bulk action checks model permissions only: the service judges each rule.
+        for rule in queryset.select_related("created_by"):
+            try:
+                auto_share_rule_delete(rule=rule, user=request_user(request))
+            except DomainError as exc:
+                self.message_user(request, exc.message, messages.WARNING)
 
 
 def _admin_link(obj: Any, label: str) -> str:

@@ -1,5 +1,5 @@
-"""Automatic sharing API: rules (viewers read, curators write), and read-only lists of the shares
-the rules made and of the events received.
+"""Automatic sharing API: rules (viewers read, curators write, their creator or an admin change
+them), and read-only lists of the shares the rules made and of the events received.
 
 One view per operation (`GET|POST rules` and `GET|PATCH|DELETE rules/{id}` are joined in
 urls.py). A rule as every rule endpoint returns it is `RuleDetailApi.OutputSerializer` (component
@@ -13,7 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -149,9 +154,16 @@ class RuleUpdateApi(APIView):
     @extend_schema(
         operation_id="auto_share_rule_update",
         request=InputSerializer,
-        responses={200: OutputSerializer},
-        description="Change the given fields (curators). Shares already made keep their "
-        "destination. 400: invalid fields; 403: the new destination is not allowed for you.",
+        responses={
+            200: OutputSerializer,
+            403: OpenApiResponse(
+                description="Not the rule's creator or an admin, or you may not push to the "
+                "rule's destination (every change needs that right)."
+            ),
+        },
+        description="Change the given fields (the rule's creator or an admin). Shares already "
+        "made keep their destination. 400: invalid fields; 403: not yours, or the destination "
+        "is not allowed for you.",
     )
     def patch(self, request: Request, rule_id: int) -> Response:
         rule = selectors.auto_share_rule_get(rule_id=rule_id)
@@ -166,7 +178,10 @@ class RuleDeleteApi(APIView):
     @extend_schema(
         operation_id="auto_share_rule_delete",
         request=None,
-        responses={204: None},
+        responses={
+            204: None,
+            403: OpenApiResponse(description="Not the rule's creator or an admin."),
+        },
         description="Delete a rule that has made no shares (409 otherwise: disable it instead).",
     )
     def delete(self, request: Request, rule_id: int) -> Response:

@@ -40,7 +40,8 @@ def new_auto_share_id() -> str:
 
 class AutoShareRule(models.Model):
     """A rule: every new instrument run with libraries of `project_ids` is packaged (the given data
-    types) and pushed to `share_destination`, after approval when `require_approval`."""
+    types) and pushed to `share_destination`, after approval when `require_approval`. Its owner is
+    `created_by`: they or an admin change or delete it."""
 
     job_name = models.CharField(max_length=100, unique=True)
     enabled = models.BooleanField(default=True, db_index=True)
@@ -74,13 +75,15 @@ class AutoShareRule(models.Model):
         on_delete=models.SET_NULL,
         related_name="auto_share_rules",
     )
-    destination_set_by = models.ForeignKey(
+    # Every change was judged against the editor's right to push to the destination; automatic
+    # pushes are judged for the last editor (None: the allow-list alone). docs/permissions.md
+    changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        help_text="Who last set the destination: automatic pushes are allowed there as for them.",
+        help_text="Who created or last changed the rule: automatic pushes are judged for them.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

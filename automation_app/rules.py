@@ -2,8 +2,16 @@
 
 A rule is given as a mapping with the API's camelCase keys (`jobName`, `projectIdList`, ...;
 snake_case is accepted too, as the API parser hands it over). Every problem is reported at once
-in one 400 DomainError naming the fields; the destination policy is a 403 judged for the user who
-sets the destination (None: the command line, which only the allow-list admits).
+in one 400 DomainError naming the fields.
+
+Who may (docs/permissions.md): a rule is changed or deleted by its creator or an admin (403
+naming the owner). Every creation and every change, of any field, is judged against the editor's
+right to push to the rule's destination (the destination policy, 403): a rule is a standing
+order to push there, so whoever shapes it must be allowed to push there themselves; switching
+`requireApproval` off or enabling a rule that runs without approval is such a change. The editor
+is recorded as `changed_by`, and automatic pushes are judged for that user when they start.
+`user=None` is the command line without a user: ownership does not refuse it, the allow-list
+alone judges its destinations, and its rules record no editor.
 """
 
 from __future__ import annotations
@@ -20,8 +28,9 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
 from automation_app.models import AutoShareRule
-from datasharing.errors import Conflict, DomainError
+from datasharing.errors import Conflict, DomainError, Forbidden
 from datasharing.names import camel, fields_by_snake_name, snake
+from datasharing.ownership import require_owner_or_admin, user_owns_or_administers
 from packages_app.models import DataType
 from sharing_app.destinations.destination import Destination, parse_destination
 from sharing_app.destinations.policy import require_destination_allowed
@@ -185,20 +194,14 @@ def _raise(problems: list[str], prefix: str = "Invalid auto-share rule") -> None
         raise DomainError(f"{prefix}: " + " ".join(problems), details={"problems": problems})
 
 
-def auto_share_rule_note_destination_author(rule: AutoShareRule, user: User | None) -> None:
-    """Record `user` as who set the destination when the rule is new or its destination changes:
-    the destination policy was judged for them, and automatic pushes are judged the same way."""
-    if rule.pk is not None:
-        stored = AutoShareRule.objects.filter(pk=rule.pk).values_list(
-            "share_destination", flat=True
-        )
-        if stored.first() == rule.share_destination:
-            return
-    rule.destination_set_by = user if getattr(user, "pk", None) else None
-
-
-def _save(rule: AutoShareRule, user: User | None) -> AutoShareRule:
-    auto_share_rule_note_destination_author(rule, user)
+def auto_share_rule_save(*, rule: AutoShareRule, user: User | None) -> AutoShareRule:
+    """Save a rule the caller validated (`auto_share_rule_validate`) for `user`, recording them
+    as its creator when it is new and as its last editor (`changed_by`: automatic pushes are
+    judged for them). 400 when the job name is taken meanwhile."""
+    editor = user if getattr(user, "pk", None) else None
+    if rule.pk is None:
+        rule.created_by = editor
+    rule.changed_by = editor
     try:
         with transaction.atomic():
             rule.save()
@@ -217,12 +220,28 @@ def _job_name_taken(job_name: str, *, exclude_pk: int | None) -> bool:
     return rules.exists()
 
 
-def auto_share_rule_validate(
-    *, values: Mapping[str, Any], rule: AutoShareRule | None, user: User | None
-) -> dict[str, Any]:
-    """The model field values `values` sets on `rule` (None: a new rule), or a 400 DomainError
-    naming every problem, or 403 when `user` may not push to a new destination. Changes
-    nothing."""
+def auto_share_rule_may_change(*, rule: AutoShareRule, user: User | None) -> bool:
+    """Its creator, an admin, or the system (None) may change or delete a rule."""
+    return user_owns_or_administers(user=user, owner_id=rule.created_by_id)
+
+
+def _require_may_change(rule: AutoShareRule, user: User | None, action: str) -> None:
+    creator = rule.created_by
+    require_owner_or_admin(
+        user=user,
+        owner_id=rule.created_by_id,
+        owner_name=creator.get_username() if creator is not None else "",
+        thing=f"Auto-share rule {rule.job_name!r}",
+        made="created",
+        action=action,
+    )
+
+
+def _validated(
+    values: Mapping[str, Any], rule: AutoShareRule | None
+) -> tuple[dict[str, Any], AutoShareRule]:
+    """The model field values `values` sets, and the rule as it would be (unsaved); a 400
+    DomainError naming every problem."""
     cleaned, problems = _clean(values, partial=rule is not None)
     destination = cleaned.get("share_destination")
     if isinstance(destination, Destination):
@@ -234,40 +253,85 @@ def auto_share_rule_validate(
     if "job_name" in cleaned and _job_name_taken(candidate.job_name, exclude_pk=exclude_pk):
         problems.append(f"An auto-share rule named {candidate.job_name!r} already exists.")
     _raise(problems)
-    # No problems: a new rule has a destination; an updated one may leave it as it is.
-    if isinstance(destination, Destination) and (
-        rule is None or destination.uri != rule.share_destination
-    ):
+    return cleaned, candidate
+
+
+def _runs_without_approval_from_now(rule: AutoShareRule, candidate: AutoShareRule) -> bool:
+    """The change switches `requireApproval` off on an enabled rule, or enables a rule without
+    approval."""
+    return (
+        candidate.enabled
+        and not candidate.require_approval
+        and (rule.require_approval or not rule.enabled)
+    )
+
+
+def _require_destination_rights(
+    *, rule: AutoShareRule | None, candidate: AutoShareRule, user: User | None
+) -> None:
+    """403 unless `user` may push to the destination the rule will have (whichever fields
+    change). `rule` is the stored rule (None: a new one), `candidate` the rule as it would be."""
+    destination = parse_destination(candidate.share_destination)
+    try:
         require_destination_allowed(destination, user=user)
+    except Forbidden as exc:
+        if rule is None:
+            raise
+        if _runs_without_approval_from_now(rule, candidate):
+            reason = (
+                "switching requireApproval off, or enabling a rule that runs without approval, "
+                "needs the right to push there directly"
+            )
+        else:
+            reason = "every change to a rule needs the right to push to its destination"
+        raise Forbidden(
+            f"Auto-share rule {rule.job_name!r} pushes to {destination.uri}: {reason}. "
+            f"{exc.message}",
+            details={"shareDestination": destination.uri},
+        ) from None
+
+
+def auto_share_rule_validate(
+    *, values: Mapping[str, Any], rule: AutoShareRule | None, user: User | None
+) -> dict[str, Any]:
+    """The model field values `values` sets on `rule` (None: a new rule), after the checks every
+    creation and change passes: `user` may change the rule (403 naming its creator), the values
+    are valid (400 naming every problem), and `user` may push to the rule's destination (403).
+    Changes nothing."""
+    if rule is not None:
+        _require_may_change(rule, user, "change")
+    cleaned, candidate = _validated(values, rule)
+    _require_destination_rights(rule=rule, candidate=candidate, user=user)
     return cleaned
 
 
-def auto_share_rule_create(*, values: Mapping[str, Any], user: User) -> AutoShareRule:
+def auto_share_rule_create(*, values: Mapping[str, Any], user: User | None) -> AutoShareRule:
     """Validate (400 naming every problem; 403 when `user` may not push to the destination)
-    and create a rule; `user` is recorded as its author."""
+    and create a rule; `user` is recorded as its creator and editor."""
     cleaned = auto_share_rule_validate(values=values, rule=None, user=user)
-    rule = AutoShareRule(**cleaned, created_by=user if getattr(user, "pk", None) else None)
-    _save(rule, user)
+    rule = auto_share_rule_save(rule=AutoShareRule(**cleaned), user=user)
     logger.info("auto-share rule %s created by %s", rule.job_name, _who(user))
     return rule
 
 
 def auto_share_rule_update(
-    *, rule: AutoShareRule, values: Mapping[str, Any], user: User
+    *, rule: AutoShareRule, values: Mapping[str, Any], user: User | None
 ) -> AutoShareRule:
-    """Change the given fields (PATCH). A changed destination is judged against `user`'s
-    policy (403). Shares already made keep the destination they were created with."""
+    """Change the given fields (PATCH): its creator or an admin (403), valid values (400), and
+    `user` may push to the destination the rule then has (403), whichever fields change. Shares
+    already made keep the destination they were created with."""
     cleaned = auto_share_rule_validate(values=values, rule=rule, user=user)
     for field, value in cleaned.items():
         setattr(rule, field, value)
-    _save(rule, user)
+    auto_share_rule_save(rule=rule, user=user)
     logger.info("auto-share rule %s updated by %s", rule.job_name, _who(user))
     return rule
 
 
-def auto_share_rule_delete(*, rule: AutoShareRule, user: User) -> None:
-    """Delete a rule that has made no shares yet; a rule with shares keeps its history (409:
-    disable it instead)."""
+def auto_share_rule_delete(*, rule: AutoShareRule, user: User | None) -> None:
+    """Delete a rule that has made no shares yet: its creator or an admin (403). A rule with
+    shares keeps its history (409: disable it instead)."""
+    _require_may_change(rule, user, "delete")
     with transaction.atomic():
         locked = AutoShareRule.objects.select_for_update().get(pk=rule.pk)
         count = locked.shares.count()
@@ -300,15 +364,17 @@ def auto_share_rules_import(*, jobs: Any, user: User | None = None) -> dict[str,
     """Create or update rules by `jobName` from the predecessor's JSON array; all or nothing.
 
     A job that names an existing rule changes only the fields it gives. Errors name the array
-    index and the field: `[2].dataTypeList: ...`. The destination policy is judged for `user`
-    (None: only allow-listed destinations).
+    index and the field: `[2].dataTypeList: ...`. What is created or changed passes the API's
+    checks for `user` (None: the command line, see the module's docstring): a changed rule must be
+    theirs or they an admin, and they must be allowed to push to its destination. A job that
+    changes nothing is not a change: it needs neither.
     """
     if not isinstance(jobs, list):
         raise DomainError("The job file must hold a JSON array of job objects.")
     problems: list[str] = []
     plans: list[tuple[AutoShareRule | None, dict[str, Any]]] = []
     first_index: dict[str, int] = {}
-    existing = {rule.job_name: rule for rule in AutoShareRule.objects.all()}
+    existing = {rule.job_name: rule for rule in AutoShareRule.objects.select_related("created_by")}
     for index, job in enumerate(jobs):
         if not isinstance(job, dict):
             problems.append(f"[{index}]: must be an object.")
@@ -323,38 +389,52 @@ def auto_share_rules_import(*, jobs: Any, user: User | None = None) -> dict[str,
             first_index[name] = index
         rule = existing.get(name) if isinstance(name, str) else None
         try:
-            cleaned = auto_share_rule_validate(values=job, rule=rule, user=user)
+            changes = _import_job_changes(job, rule, user)
         except DomainError as exc:
-            if isinstance(exc.details, dict) and "problems" in exc.details:
-                job_problems = list(exc.details["problems"])
-            else:
-                job_problems = [f"shareDestination: {exc.message}"]
-            problems.extend(_at(index, problem) for problem in job_problems)
+            problems.extend(_at(index, problem) for problem in _problems_of(exc))
             continue
-        plans.append((rule, cleaned))
+        plans.append((rule, changes))
     _raise(problems, prefix="Invalid job file")
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     with transaction.atomic():
-        for rule, cleaned in plans:
+        for rule, changes in plans:
             if rule is None:
-                _save(
-                    AutoShareRule(
-                        **cleaned, created_by=user if getattr(user, "pk", None) else None
-                    ),
-                    user,
-                )
+                auto_share_rule_save(rule=AutoShareRule(**changes), user=user)
                 counts["created"] += 1
-                continue
-            changed = {f: v for f, v in cleaned.items() if getattr(rule, f) != v}
-            if not changed:
+            elif changes:
+                for field, value in changes.items():
+                    setattr(rule, field, value)
+                auto_share_rule_save(rule=rule, user=user)
+                counts["updated"] += 1
+            else:
                 counts["unchanged"] += 1
-                continue
-            for field, value in changed.items():
-                setattr(rule, field, value)
-            _save(rule, user)
-            counts["updated"] += 1
     logger.info("auto-share rules imported by %s: %s", _who(user), counts)
     return counts
+
+
+def _import_job_changes(
+    job: Mapping[str, Any], rule: AutoShareRule | None, user: User | None
+) -> dict[str, Any]:
+    """The fields one job sets on a new rule, or changes on `rule` (empty: none); DomainError
+    (400 problems, or 403) as `auto_share_rule_validate` raises them."""
+    cleaned, candidate = _validated(job, rule)
+    if rule is not None:
+        cleaned = {f: v for f, v in cleaned.items() if getattr(rule, f) != v}
+        if not cleaned:
+            return cleaned
+        _require_may_change(rule, user, "change")
+    _require_destination_rights(rule=rule, candidate=candidate, user=user)
+    return cleaned
+
+
+def _problems_of(exc: DomainError) -> list[str]:
+    """The problems of a 400, or one problem for a 403: the destination policy's names the field;
+    ownership's does not."""
+    if isinstance(exc.details, dict) and "problems" in exc.details:
+        return list(exc.details["problems"])
+    if isinstance(exc.details, dict) and "owner" in exc.details:
+        return [exc.message]
+    return [f"shareDestination: {exc.message}"]
 
 
 def _at(index: int, problem: str) -> str:

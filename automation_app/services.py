@@ -35,19 +35,23 @@ def auto_share_start_push(
     package SUCCEEDED) and AWAITING_APPROVAL (an approval). A share already PUSHING or finished
     is returned unchanged, so a second click or a redelivered hook starts nothing.
 
-    The destination policy is checked for whoever last set the rule's destination (they were
-    allowed to set it; else the rule's author); the approver is recorded as the decider and as
-    the push's requester. A push the sharing app refuses (archived files, a destination no longer allowed) fails the share
-    with that message and notifies.
+    The destination policy is checked for whoever last changed the rule (`changed_by`: every
+    change was judged against their right to push there), not for the approver, who decides
+    about this run's data, not about where the rule pushes. A rule without an editor (the command
+    line, a deleted user) is held to the allow-list, or to the approver's own right to push
+    there (`push_create` judges the requester when no one else is named). The approver is
+    recorded as the decider and as the push's requester (None without approval: automation). A
+    push the sharing app refuses (archived files, a destination no longer allowed) fails the
+    share with that message and notifies.
     """
     from sharing_app.push.services import push_create
 
     with transaction.atomic():
         share = (
             # of=("self",): Postgres refuses FOR UPDATE on the nullable side of the outer joins
-            # (package, rule author); only the share row needs the lock.
+            # (package, rule editor); only the share row needs the lock.
             AutoShare.objects.select_for_update(of=("self",))
-            .select_related("rule", "package", "rule__created_by", "rule__destination_set_by")
+            .select_related("rule", "package", "rule__changed_by")
             .get(pk=share_id)
         )
         if share.status not in (AutoShareStatus.PACKAGING, AutoShareStatus.AWAITING_APPROVAL):
@@ -61,7 +65,7 @@ def auto_share_start_push(
         share.decided_at = now
         share.decided_by = user if getattr(user, "pk", None) else None
         share.decided_by_slack_user = slack_user
-        policy_user = share.rule.destination_set_by or share.rule.created_by
+        policy_user = share.rule.changed_by
         try:
             with transaction.atomic():
                 job = push_create(

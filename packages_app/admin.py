@@ -15,6 +15,7 @@ from django.utils.html import format_html
 
 from datasharing.auth import request_user
 from datasharing.errors import DomainError
+from datasharing.ownership import user_owns_or_administers
 from packages_app import services
 from packages_app.lifecycle import NON_TERMINAL_STATUSES
 from packages_app.models import Package, PackageAnalysis, PackageFile, PackageLibrary
@@ -164,6 +165,12 @@ class PackageAdmin(admin.ModelAdmin[Package]):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         if obj is not None and obj.status in NON_TERMINAL_STATUSES:
             return False
+        # Another user's package is its requester's or an admin's to delete (the service
+        # refuses the rest, e.g. in a bulk delete; this hides the button).
+        if obj is not None and not user_owns_or_administers(
+            user=request_user(request), owner_id=obj.requested_by_id
+        ):
+            return False
         return super().has_delete_permission(request, obj)
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
@@ -196,6 +203,8 @@ class PackageAdmin(admin.ModelAdmin[Package]):
 
     @admin.action(description="Abort selected packages")
     def abort_packages(self, request: HttpRequest, queryset: QuerySet[Package]) -> None:
+        # Owner-or-admin is the service's: other users' packages are refused with a warning
+        # naming their requester.
         aborted, refused = 0, []
         for package in queryset:
             try:

@@ -241,7 +241,14 @@ class PackageDeleteApi(APIView):
 class PackageAbortApi(APIView):
     OutputSerializer = PackageDetailApi.OutputSerializer
 
-    @extend_schema(operation_id="package_abort", request=None, responses={200: OutputSerializer})
+    @extend_schema(
+        operation_id="package_abort",
+        request=None,
+        responses={
+            200: OutputSerializer,
+            403: OpenApiResponse(description="Not the package's requester or an admin."),
+        },
+    )
     def patch(self, request: Request, package_id: str) -> Response:
         package = selectors.package_get(package_id=package_id)
         package = services.package_abort(package=package, user=request_user(request))

@@ -1,5 +1,7 @@
 """Package services: create, dry run, abort, delete, and the pipeline steps the tasks run.
 
+Abort and delete are owner-or-admin (`datasharing.ownership`; docs/permissions.md).
+
 Pipeline (each arrow a conditional state change, see `lifecycle`):
 
     package_build:   claim PENDING -> RUNNING, resolve, read archive state, freeze
@@ -29,9 +31,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from datasharing import s3
-from datasharing.auth import user_is_admin
-from datasharing.errors import Conflict, DomainError, Forbidden
+from datasharing.errors import Conflict, DomainError
 from datasharing.jobs import RetryPolicy
+from datasharing.ownership import require_owner_or_admin
 from packages_app import defrost
 from packages_app.events import package_state_announce
 from packages_app.lifecycle import (
@@ -124,9 +126,25 @@ def package_dry_run(*, package_name: str, package_request: dict[str, Any]) -> di
     return {"package_name": name, "package_request": request.as_dict(), **resolution.summary()}
 
 
-def package_abort(*, package: Package, user: User) -> Package:
-    """ABORTED from any non-terminal state (409 once terminal). Work in progress stops at its next
-    step or batch; restore requests already sent to S3 cannot be withdrawn."""
+def package_require_owner_or_admin(*, package: Package, user: User | None, action: str) -> None:
+    """403 naming the requester unless `user` requested the package or is an admin (None: the
+    system). Automatic packages have no requester: only admins abort or delete them."""
+    requester = package.requested_by
+    require_owner_or_admin(
+        user=user,
+        owner_id=package.requested_by_id,
+        owner_name=requester.get_username() if requester is not None else "",
+        thing=f"Package {package.id}",
+        made="requested",
+        action=action,
+    )
+
+
+def package_abort(*, package: Package, user: User | None) -> Package:
+    """ABORTED from any non-terminal state (409 once terminal); only its requester or an admin
+    (403; None: the system). Work in progress stops at its next step or batch; restore requests
+    already sent to S3 cannot be withdrawn."""
+    package_require_owner_or_admin(package=package, user=user, action="abort")
     who = getattr(user, "username", "") or "the system"
     aborted = package_transition(
         package.id,
@@ -143,16 +161,13 @@ def package_abort(*, package: Package, user: User) -> Package:
     return aborted
 
 
-def package_delete(*, package: Package, user: User) -> None:
-    """Delete a finished package and its artifacts. Refused (409) while it is being built;
-    curators may delete the packages they requested, admins any package (403 otherwise)."""
+def package_delete(*, package: Package, user: User | None) -> None:
+    """Delete a finished package and its artifacts: only its requester or an admin (403; None:
+    the system). Refused (409) while it is being built."""
+    package_require_owner_or_admin(package=package, user=user, action="delete")
     if package.status in NON_TERMINAL_STATUSES:
         raise Conflict(
             f"Package {package.id} is {package.status}; abort it before deleting it.",
-        )
-    if not user_is_admin(user) and package.requested_by_id != getattr(user, "pk", None):
-        raise Forbidden(
-            "Only the curator who requested a package, or an admin, may delete it.",
         )
     with transaction.atomic():
         try:
@@ -166,7 +181,7 @@ def package_delete(*, package: Package, user: User) -> None:
         if deleted:
             # Inside the transaction: if the artifacts cannot be removed, the package stays.
             s3.delete_prefix(settings.ARTIFACT_BUCKET, s3.artifact_key(package.id) + "/")
-    logger.info("package %s deleted by %s", package.id, getattr(user, "username", "?"))
+    logger.info("package %s deleted by %s", package.id, getattr(user, "username", "the system"))
 
 
 # --- Pipeline -----------------------------------------------------------------------------------

@@ -41,6 +41,8 @@ class PushJobAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Abort selected pushes")
     def abort_selected(self, request: HttpRequest, queryset: QuerySet[PushJob]) -> None:
+        # Owner-or-admin is the service's: other users' pushes are refused with a warning naming
+        # their requester.
         aborted = 0
         for job in queryset:
             try:

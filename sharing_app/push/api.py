@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -155,7 +160,10 @@ class PushAbortApi(APIView):
     @extend_schema(
         operation_id="push_abort",
         request=None,
-        responses={200: OutputSerializer},
+        responses={
+            200: OutputSerializer,
+            403: OpenApiResponse(description="Not the push's requester or an admin."),
+        },
         description="Abort a PENDING or RUNNING push (409 otherwise). Files being copied finish.",
     )
     def patch(self, request: Request, push_job_id: str) -> Response:

@@ -24,6 +24,7 @@ from datasharing import jobs, s3
 from datasharing.errors import Conflict, DomainError
 from datasharing.jobs import db_datetime
 from datasharing.logs import job_context
+from datasharing.ownership import require_owner_or_admin
 from packages_app.models import Package, PackageFile
 from packages_app.selectors import package_archived_files, package_require_shareable
 from sharing_app.destinations.destination import S3, Destination, check_relative_paths_fit
@@ -165,10 +166,19 @@ def _create_job(package: Package, destination: Destination, fields: dict[str, An
         ) from None
 
 
-def push_abort(*, push_job: PushJob, user: User) -> PushJob:
-    """Stop a PENDING or RUNNING push (409 otherwise). Files being copied finish; the others are
-    recorded as ABORTED; the end marker says so."""
-    who = getattr(user, "username", "") or "an administrator"
+def push_abort(*, push_job: PushJob, user: User | None) -> PushJob:
+    """Stop a PENDING or RUNNING push (409 otherwise): only its requester or an admin (403; None:
+    the system). Files being copied finish; the others are recorded as ABORTED; the end marker
+    says so. An automatic push without approval has no requester: admins abort it."""
+    require_owner_or_admin(
+        user=user,
+        owner_id=push_job.requested_by_id,
+        owner_name=push_job.requested_by_name,
+        thing=f"Push {push_job.id}",
+        made="requested",
+        action="abort",
+    )
+    who = getattr(user, "username", "") or "the system"
     with transaction.atomic():
         aborted = PUSH_JOBS.transition(
             push_job.id,

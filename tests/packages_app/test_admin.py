@@ -10,6 +10,7 @@ from django.test import Client
 
 from packages_app.models import DataType, Package, PackageFile, PackageStatus
 from packages_app.workflow_filters.models import WorkflowFileFilter, WorkflowFileFilterRule
+from tests.staff import staff_client
 
 pytestmark = pytest.mark.django_db
 
@@ -165,3 +166,71 @@ def test_admin_deletes_finished_packages_with_their_artifacts_not_running_ones(
     assert (
         admin_browser.get(f"/admin/packages_app/packagefile/{file.pk}/delete/").status_code == 403
     )
+
+
+# --- Owner-or-admin (docs/permissions.md) -------------------------------------------------------
+
+PACKAGE_PERMISSIONS = ("packages_app.view_package", "packages_app.delete_package")
+
+
+def test_a_staff_curator_aborts_only_their_own_packages_in_the_admin(
+    curator: User, other_curator: User
+) -> None:
+    browser = staff_client(curator, *PACKAGE_PERMISSIONS)
+    mine = Package.objects.create(
+        package_name="mine", status=PackageStatus.RUNNING, request={}, requested_by=curator
+    )
+    theirs = Package.objects.create(
+        package_name="theirs", status=PackageStatus.RUNNING, request={}, requested_by=other_curator
+    )
+    response = browser.post(
+        "/admin/packages_app/package/",
+        {"action": "abort_packages", "_selected_action": [mine.id, theirs.id]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    mine.refresh_from_db()
+    theirs.refresh_from_db()
+    assert (mine.status, theirs.status) == (PackageStatus.ABORTED, PackageStatus.RUNNING)
+    messages = [str(m) for m in response.context["messages"]]
+    assert "Aborted 1 package(s)." in messages
+    assert (
+        f"Package {theirs.id} was requested by otto-curator: only they or an admin may abort it."
+        in messages
+    )
+
+
+def test_a_staff_curator_deletes_only_their_own_packages_in_the_admin(
+    curator: User, other_curator: User
+) -> None:
+    browser = staff_client(curator, *PACKAGE_PERMISSIONS)
+    mine = package_with_files(0)
+    theirs = package_with_files(0)
+    Package.objects.filter(id=mine.id).update(requested_by=curator)
+    Package.objects.filter(id=theirs.id).update(requested_by=other_curator)
+
+    assert browser.get(f"/admin/packages_app/package/{theirs.id}/delete/").status_code == 403
+    assert (
+        browser.post(f"/admin/packages_app/package/{theirs.id}/delete/", {"post": "yes"})
+    ).status_code == 403
+    # The bulk action checks model permissions only; the service refuses other users' packages.
+    response = browser.post(
+        "/admin/packages_app/package/",
+        {"action": "delete_selected", "_selected_action": [mine.id, theirs.id], "post": "yes"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert list(Package.objects.values_list("id", flat=True)) == [theirs.id]
+    messages = [str(m) for m in response.context["messages"]]
+    assert any("was requested by otto-curator" in m for m in messages)
+
+
+def test_an_admin_deletes_another_users_package_in_the_admin(
+    admin_user: User, other_curator: User
+) -> None:
+    browser = staff_client(admin_user, *PACKAGE_PERMISSIONS)
+    theirs = package_with_files(0)
+    Package.objects.filter(id=theirs.id).update(requested_by=other_curator)
+    response = browser.post(f"/admin/packages_app/package/{theirs.id}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not Package.objects.exists()

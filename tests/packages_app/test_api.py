@@ -294,17 +294,47 @@ def test_bad_list_filters_are_400(viewer_client: APIClient, query: str) -> None:
 # --- Abort and delete ---------------------------------------------------------------------------
 
 
-def test_curator_aborts_any_running_package_and_terminal_ones_are_409(
-    curator_client: APIClient, other_curator: Any
+def test_curator_aborts_their_own_package_and_terminal_ones_are_409(
+    curator_client: APIClient, curator: Any
 ) -> None:
-    theirs = pkg(PackageStatus.UNARCHIVING, requested_by=other_curator)
-    response = curator_client.patch(f"/api/v1/package/{theirs.id}:abort")
+    mine = pkg(PackageStatus.UNARCHIVING, requested_by=curator)
+    response = curator_client.patch(f"/api/v1/package/{mine.id}:abort")
     assert response.status_code == 200
     assert response.json()["status"] == "ABORTED"
     assert response.json()["errorMessage"] == "Aborted by cora-curator."
-    again = curator_client.patch(f"/api/v1/package/{theirs.id}:abort")
+    again = curator_client.patch(f"/api/v1/package/{mine.id}:abort")
     assert again.status_code == 409
     assert "already ABORTED" in again.json()["message"]
+
+
+def test_curators_cannot_abort_each_others_packages_but_admins_can(
+    curator_client: APIClient, other_curator: Any, admin_user: Any
+) -> None:
+    theirs = pkg(PackageStatus.RUNNING, requested_by=other_curator)
+    refused = curator_client.patch(f"/api/v1/package/{theirs.id}:abort")
+    assert refused.status_code == 403
+    assert refused.json()["message"] == (
+        f"Package {theirs.id} was requested by otto-curator: only they or an admin may abort it."
+    )
+    assert refused.json()["details"] == {"owner": "otto-curator"}
+    theirs.refresh_from_db()
+    assert theirs.status == PackageStatus.RUNNING
+    response = client_for(admin_user).patch(f"/api/v1/package/{theirs.id}:abort")
+    assert response.status_code == 200
+    assert response.json()["errorMessage"] == "Aborted by ada-admin."
+
+
+def test_packages_made_by_automation_are_aborted_by_admins_only(
+    curator_client: APIClient, admin_user: Any
+) -> None:
+    automatic = pkg(PackageStatus.PENDING)  # no requester: an automatic share's package
+    refused = curator_client.patch(f"/api/v1/package/{automatic.id}:abort")
+    assert refused.status_code == 403
+    assert refused.json()["message"] == (
+        f"Package {automatic.id} has no owner (made by automation or a command without a user): "
+        "only an admin may abort it."
+    )
+    assert client_for(admin_user).patch(f"/api/v1/package/{automatic.id}:abort").status_code == 200
 
 
 def test_delete_is_refused_while_running(curator_client: APIClient, curator: Any) -> None:
@@ -332,6 +362,21 @@ def test_delete_removes_the_package_and_its_artifacts(
     # Admins may delete anyone's package.
     assert client_for(admin_user).delete(f"/api/v1/package/{theirs.id}").status_code == 204
     assert curator_client.delete(f"/api/v1/package/{theirs.id}").status_code == 404
+
+
+def test_another_curators_package_is_403_naming_them_before_its_state_is_told(
+    curator_client: APIClient, other_curator: Any
+) -> None:
+    running = pkg(PackageStatus.RUNNING, requested_by=other_curator)
+    done = pkg(requested_by=other_curator)
+    for package in (running, done):
+        refused = curator_client.delete(f"/api/v1/package/{package.id}")
+        assert refused.status_code == 403
+        assert refused.json()["message"] == (
+            f"Package {package.id} was requested by otto-curator: only they or an admin may "
+            "delete it."
+        )
+    assert Package.objects.count() == 2
 
 
 # --- Contents -----------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""`manage.py import_auto_jobs jobs.json`: create or update auto-share rules from the
-predecessor's JSON array of jobs (all or nothing)."""
+"""`manage.py import_auto_jobs jobs.json [--user NAME]`: create or update auto-share rules from
+the predecessor's JSON array of jobs (all or nothing), with the API's checks for that user
+(docs/permissions.md)."""
 
 import json
 from typing import Any
@@ -21,9 +22,14 @@ class Command(BaseCommand):
         parser.add_argument("file", help="JSON file: an array of job objects")
         parser.add_argument(
             "--user",
+            "--as-user",
+            dest="user",
             default="",
-            help="Username recorded as the rules' author; destinations are judged against its "
-            "permissions (default: none, so only allow-listed destinations are accepted).",
+            help="Act as this user, as the API would: new rules are theirs, changed rules must "
+            "be theirs (or they an admin), and every rule created or changed is judged against "
+            "their right to push to its destination; automatic pushes are then judged for them. "
+            "Default: no user, so only allow-listed destinations are accepted and the rules "
+            "record no editor.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:

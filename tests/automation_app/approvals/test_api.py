@@ -189,7 +189,7 @@ def test_a_destination_set_by_an_admin_is_pushed_to_as_the_admin_allowed_it(
     )
     assert moved.status_code == 200, moved.json()
     setup.rule.refresh_from_db()
-    assert (setup.rule.destination_set_by, setup.rule.created_by.username) == (
+    assert (setup.rule.changed_by, setup.rule.created_by.username) == (
         admin_user,
         "cora-curator",
     )

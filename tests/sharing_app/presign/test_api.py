@@ -17,6 +17,7 @@ from datasharing import s3
 from packages_app.models import Package, PackageFile, PackageStatus
 from packages_app.report.artifacts import package_artifacts_write
 from sharing_app.presign.models import Presign
+from tests.conftest import client_for
 from tests.sharing_app.presign.helpers import CONTENTS, fetch, make_download_package
 
 pytestmark = pytest.mark.django_db
@@ -93,6 +94,15 @@ def test_curator_presigns_and_the_record_says_who_when_and_what(
     assert body["scriptBytes"] == len(stored)
     expiry_line = f"URLS_EXPIRE_AT={body['fileUrlsExpireAt'][:19]}Z"
     assert expiry_line.encode() in stored
+
+
+def test_any_curator_may_presign_another_curators_package(
+    other_curator: Any, package: Package
+) -> None:
+    assert package.requested_by is not None and package.requested_by.username == "cora-curator"
+    response = client_for(other_curator).post(presign_url(package))
+    assert response.status_code == 201, response.json()
+    assert response.json()["createdBy"] == "otto-curator"
 
 
 def test_admin_presigns_with_get_and_a_shorter_expiry(

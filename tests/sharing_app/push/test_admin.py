@@ -10,6 +10,7 @@ from sharing_app.destinations.destination import parse_destination
 from sharing_app.destinations.models import AllowedDestination
 from sharing_app.push import services
 from sharing_app.push.models import PushFile, PushJob, PushStatus
+from tests.staff import staff_client
 
 pytestmark = pytest.mark.django_db
 
@@ -108,3 +109,33 @@ def test_admin_action_aborts_active_pushes(
     job.refresh_from_db()
     assert job.status == PushStatus.ABORTED
     assert job.error_message == "Aborted by root."
+
+
+def test_a_staff_curator_aborts_only_their_own_pushes_in_the_admin(
+    source_files, package_factory, dest_factory, allow_destination, curator, other_curator
+) -> None:
+    package = package_factory(source_files(("a.txt", 3)))
+    mine, theirs = (
+        services.push_create(  # stay PENDING: on_commit callbacks do not run here
+            package=package,
+            destination=parse_destination(allow_destination(dest_factory().uri)),
+            user=user,
+        )
+        for user in (curator, other_curator)
+    )
+    browser = staff_client(curator, "sharing_app.view_pushjob")
+    response = browser.post(
+        "/admin/sharing_app/pushjob/",
+        {"action": "abort_selected", "_selected_action": [mine.id, theirs.id]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    mine.refresh_from_db()
+    theirs.refresh_from_db()
+    assert (mine.status, theirs.status) == (PushStatus.ABORTED, PushStatus.PENDING)
+    messages = [str(m) for m in response.context["messages"]]
+    assert "Aborted 1 push(es)." in messages
+    assert (
+        f"Push {theirs.id} was requested by otto-curator: only they or an admin may abort it."
+        in messages
+    )

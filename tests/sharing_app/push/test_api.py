@@ -294,6 +294,49 @@ def test_abort_a_pending_push_then_409(
     assert not PushFile.objects.filter(job_id=job_id).exists()
 
 
+def test_curators_cannot_abort_each_others_pushes_but_admins_can(
+    curator_client, other_curator, admin_user, package
+) -> None:
+    theirs = make_job(
+        package,
+        status=PushStatus.RUNNING,
+        completion_time=None,
+        requested_by=other_curator,
+        requested_by_name="otto-curator",
+    )
+    refused = curator_client.patch(f"/api/v1/push/{theirs.id}:abort")
+    assert refused.status_code == 403
+    assert refused.json() == {
+        "message": f"Push {theirs.id} was requested by otto-curator: only they or an admin "
+        "may abort it.",
+        "details": {"owner": "otto-curator"},
+    }
+    theirs.refresh_from_db()
+    assert theirs.status == PushStatus.RUNNING
+    response = client_for(admin_user).patch(f"/api/v1/push/{theirs.id}:abort")
+    assert response.status_code == 200
+    assert response.json()["errorMessage"] == "Aborted by ada-admin."
+
+
+def test_pushes_without_a_requester_are_aborted_by_admins_only(
+    curator_client, admin_client_api, package
+) -> None:
+    automatic = make_job(package, status=PushStatus.PENDING, completion_time=None)
+    refused = curator_client.patch(f"/api/v1/push/{automatic.id}:abort")
+    assert refused.status_code == 403
+    assert "has no owner" in refused.json()["message"]
+    assert admin_client_api.patch(f"/api/v1/push/{automatic.id}:abort").status_code == 200
+
+
+def test_any_curator_may_push_another_curators_succeeded_package(
+    other_curator, package, destination
+) -> None:
+    assert package.requested_by.username == "cora-curator"
+    response = post_push(client_for(other_curator), package.id, destination)
+    assert response.status_code == 202, response.json()
+    assert response.json()["requestedBy"] == "otto-curator"
+
+
 def test_files_of_a_push_and_the_ledger_search(
     curator_client,
     viewer_client,
