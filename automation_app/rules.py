@@ -301,8 +301,22 @@ def auto_share_rule_validate(
     if rule is not None:
         _require_may_change(rule, user, "change")
     cleaned, candidate = _validated(values, rule)
-    _require_destination_rights(rule=rule, candidate=candidate, user=user)
+    if rule is None or not _only_restricts(rule, cleaned):
+        _require_destination_rights(rule=rule, candidate=candidate, user=user)
     return cleaned
+
+
+def _only_restricts(rule: AutoShareRule, cleaned: Mapping[str, Any]) -> bool:
+    """The change only disables the rule or turns approval on (or sets what is already set):
+    it can only make the rule do less, so its owner may make it without the right to push to
+    its destination (an owner who lost that right can still switch their rule off)."""
+    if not set(cleaned) <= {"enabled", "require_approval"}:
+        return False
+    enables = cleaned.get("enabled", rule.enabled) and not rule.enabled
+    drops_approval = rule.require_approval and not cleaned.get(
+        "require_approval", rule.require_approval
+    )
+    return not enables and not drops_approval
 
 
 def auto_share_rule_create(*, values: Mapping[str, Any], user: User | None) -> AutoShareRule:

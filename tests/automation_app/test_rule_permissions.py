@@ -202,6 +202,25 @@ def test_a_curator_cannot_enable_their_unapproved_rule_once_its_destination_left
     assert not Package.objects.exists()
 
 
+def test_an_owner_who_lost_the_destination_may_still_disable_the_rule_or_require_approval(
+    allowed: None, curator_client: APIClient
+) -> None:
+    rule = create_rule(curator_client, jobName="cup-lost", requireApproval=False, enabled=True)
+    AllowedDestination.objects.filter(prefix=ALLOWED_PREFIX).delete()
+
+    # Changes that only make the rule do less need no right to push there ...
+    assert patch(curator_client, rule, requireApproval=True).status_code == 200
+    assert patch(curator_client, rule, enabled=False).status_code == 200
+    rule.refresh_from_db()
+    assert (rule.enabled, rule.require_approval) == (False, True)
+    # ... anything else still does, even together with a restricting change.
+    refused = patch(curator_client, rule, enabled=False, projectIdList=["PanCan"])
+    assert refused.status_code == 403
+    assert patch(curator_client, rule, enabled=True).status_code == 403
+    rule.refresh_from_db()
+    assert rule.enabled is False
+
+
 def test_an_owner_who_may_push_there_switches_approval_off_and_is_recorded(
     allowed: None, curator_client: APIClient, curator: User, admin_user: User
 ) -> None:
