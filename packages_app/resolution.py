@@ -577,7 +577,7 @@ def _check_output_sources(analyses: list[ResolvedAnalysis], sources: SourcePolic
     """Every selected run's output prefix is inside an allowed source, before any is listed."""
     refused = [a for a in analyses if not sources.allows_uri(a.output_uri)]
     if refused:
-        error = sources.refusal([a.output_uri for a in refused], what="workflow output")
+        error = sources.refusal([a.output_uri for a in refused], what="their output")
         raise DomainError(
             f"Workflow run(s) {_listing(a.portal_run_id for a in refused)}: {error.message}",
             details={
@@ -673,12 +673,7 @@ def _reject_files_not_shareable(files: list[ResolvedFile], sources: SourcePolicy
     package's line-based files, are refused by name."""
     outside = [f.source_uri for f in files if not sources.allows(f.source_bucket, f.source_key)]
     if outside:
-        error = sources.refusal(outside, what=f"{len(outside)} catalogued file(s)")
-        raise DomainError(
-            f"The package would hold files from outside the allowed catalogue sources. "
-            f"{error.message}",
-            details=error.details,
-        )
+        raise sources.refusal(outside, what=f"{len(outside)} catalogued file(s):")
     unsafe = [f.source_uri for f in files if unsafe_name_problem(f.source_key)]
     if unsafe:
         raise DomainError(

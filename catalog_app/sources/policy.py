@@ -60,19 +60,20 @@ class SourcePolicy:
 
     def refusal(self, uris: Iterable[str], *, what: str = "") -> DomainError:
         """The error for `uris` outside every allowed source, naming them, the setting and the
-        admin page; `what` says what they are ("output URI", "file", ...)."""
+        admin page; `what` says what they are ("output URI", "catalogued file(s)", ...)."""
         names = sorted(set(uris))
         shown = ", ".join(names[:MAX_LISTED]) + (
             f" (and {len(names) - MAX_LISTED} more)" if len(names) > MAX_LISTED else ""
         )
-        label = f"{what} " if what else ""
+        subject = f"{what} {shown}" if what else shown
+        verb = "is" if len(names) == 1 else "are"
         if self.sources:
             allowed = ", ".join(source.uri for source in self.sources[:MAX_LISTED])
             reason = f"the allowed catalogue sources are {allowed}"
         else:
             reason = "no catalogue sources are configured"
         return DomainError(
-            f"Not in an allowed catalogue source: {label}{shown}; {reason}. An admin adds "
+            f"{subject} {verb} not in an allowed catalogue source; {reason}. An admin adds "
             f"sources in {ADMIN_PAGE} or the {SETTING} setting (the artifact bucket is never "
             "a source).",
             details={"notAllowedSources": names},
