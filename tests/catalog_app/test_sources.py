@@ -14,6 +14,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from rest_framework.test import APIClient
 
+from catalog_app.importers.storage import catalog_sync_storage
 from catalog_app.models import Fastq, StoredObject, WorkflowRun
 from catalog_app.sources.models import AllowedSource
 from catalog_app.sources.policy import (
@@ -295,3 +296,16 @@ def test_sync_of_everything_leaves_objects_outside_the_sources_alone(
     call_command("sync_storage", stdout=io.StringIO())
     assert StoredObject.objects.get(bucket=inside).size == 4
     assert StoredObject.objects.get(bucket=outside).size == 1  # neither listed nor refreshed
+
+
+def test_a_sync_skips_names_with_control_characters_logs_and_counts_them(
+    source_bucket_factory: Callable[[str], str], caplog: pytest.LogCaptureFixture
+) -> None:
+    bucket = source_bucket_factory("odd")
+    for key in ("data/ok.bam", "data/bad\nname.bam", "data/zero\u200bwidth.bam"):
+        s3.put_object(bucket, key, b"x")
+    with caplog.at_level("WARNING", logger="catalog_app.importers.storage"):
+        result = catalog_sync_storage(uri=f"s3://{bucket}/data/")
+    assert (result.created, result.extra["unsafeNamesSkipped"]) == (1, 2)
+    assert list(StoredObject.objects.values_list("key", flat=True)) == ["data/ok.bam"]
+    assert sum("not catalogued" in r.getMessage() for r in caplog.records) == 2
