@@ -13,6 +13,8 @@ from catalog_app.models import (
     Subject,
     WorkflowRun,
 )
+from catalog_app.services import fastq_rows_delete
+from catalog_app.sources.admin import AllowedSourceAdmin as AllowedSourceAdmin
 
 
 @admin.register(Project)
@@ -100,11 +102,21 @@ class StoredObjectAdmin(admin.ModelAdmin[StoredObject]):
 
 @admin.register(Fastq)
 class FastqAdmin(admin.ModelAdmin[Fastq]):
+    """FASTQ rows are removed with the "Delete selected" action (a confirmation page first) or
+    from a row's page, through the same service as the API: objects never seen in storage go
+    with them, frozen packages keep their files."""
+
     list_display = ["library", "run", "lane", "rgid", "compression_format", "read1"]
     list_filter = ["compression_format", "lane"]
     search_fields = ["library__library_id", "source_library_id", "run__instrument_run_id", "rgid"]
     list_select_related = ["library", "run", "read1"]
     raw_id_fields = ["library", "run", "read1", "read2"]
+
+    def delete_model(self, request: HttpRequest, obj: Fastq) -> None:
+        fastq_rows_delete(fastqs=Fastq.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Fastq]) -> None:
+        fastq_rows_delete(fastqs=queryset)
 
 
 @admin.register(WorkflowRun)

@@ -1,4 +1,5 @@
-"""Catalog REST API: read-only lists and CSV importers (multipart upload).
+"""Catalog REST API: read-only lists, CSV importers (multipart upload), storage sync and the
+removal of a run's FASTQ rows.
 
 One view per operation. Every importer answers with `LimsImportApi.OutputSerializer` (component
 `ImportResult`); the LIMS and workflow importers take the same upload
@@ -22,6 +23,8 @@ from catalog_app.importers.lims import catalog_import_lims, lims_records_from_cs
 from catalog_app.importers.storage import catalog_sync_storage
 from catalog_app.importers.workflows import catalog_import_workflows, workflow_records_from_csv
 from catalog_app.models import Library, SequencingRun, WorkflowRun
+from catalog_app.services import catalog_run_fastqs_delete
+from datasharing.auth import CURATOR
 from datasharing.csvfile import decode_upload
 from datasharing.errors import PayloadTooLarge
 from datasharing.pagination import EnvelopePagination
@@ -296,3 +299,62 @@ class SyncStorageApi(APIView):
         serializer.is_valid(raise_exception=True)
         result = catalog_sync_storage(uri=serializer.validated_data.get("uri") or None)
         return Response(self.OutputSerializer(result).data)
+
+
+# --- Removal ------------------------------------------------------------------------------------
+
+
+class RunFastqDeleteApi(APIView):
+    """Remove FASTQ rows of one instrument run (all, or those of some libraries or lanes), e.g.
+    rows a fastq list imported with a wrong base URI. Stored objects seen in storage stay
+    catalogued; packages already frozen keep their files."""
+
+    required_role = CURATOR
+
+    class InputSerializer(serializers.Serializer):
+        library_id = serializers.ListField(
+            child=serializers.CharField(max_length=100), required=False
+        )
+        lane = serializers.ListField(
+            child=serializers.IntegerField(min_value=1, max_value=64), required=False
+        )
+
+    class OutputSerializer(serializers.Serializer):
+        instrument_run_id = serializers.CharField()
+        removed = serializers.IntegerField(help_text="FASTQ rows removed.")
+
+    @extend_schema(
+        operation_id="catalog_run_fastqs_delete",
+        parameters=[
+            OpenApiParameter(
+                "instrument_run_id",
+                str,
+                OpenApiParameter.PATH,
+                description="Instrument run id, e.g. 241024_A00130_0336_BHW7MVDSXC.",
+            ),
+            _list_param("libraryId", "Only these libraries (base or as sequenced)."),
+            OpenApiParameter(
+                "lane",
+                int,
+                many=True,
+                description="Only these lanes (1-64). Repeat the key or separate values with "
+                "commas.",
+            ),
+        ],
+        request=None,
+        responses={200: OutputSerializer},
+    )
+    def delete(self, request: Request, instrument_run_id: str) -> Response:
+        params = request.query_params
+        serializer = self.InputSerializer(
+            data={"library_id": query_list(params, "libraryId"), "lane": query_list(params, "lane")}
+        )
+        serializer.is_valid(raise_exception=True)
+        removed = catalog_run_fastqs_delete(
+            instrument_run_id=instrument_run_id,
+            library_ids=serializer.validated_data.get("library_id") or None,
+            lanes=serializer.validated_data.get("lane") or None,
+        )
+        return Response(
+            self.OutputSerializer({"instrument_run_id": instrument_run_id, "removed": removed}).data
+        )

@@ -6,6 +6,8 @@ sync) and by platform events.
 from django.db import models
 from django.utils import timezone
 
+# Defined in its area; imported here so Django registers it with the app.
+from catalog_app.sources.models import AllowedSource as AllowedSource
 from datasharing import s3
 
 

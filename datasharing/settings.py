@@ -302,6 +302,14 @@ WORKFLOW_OUTPUT_URI_TEMPLATE = env.str(
 )
 WORKFLOW_OUTPUT_BUCKET = env.str("WORKFLOW_OUTPUT_BUCKET", default="demo-facility-analysis")
 DEMO_PRIMARY_BUCKET = env.str("DEMO_PRIMARY_BUCKET", default="demo-facility-primary")
+# S3 prefixes (`s3://bucket/prefix/`, comma-separated) the catalog may take data from, besides
+# Admin > Catalog > Allowed sources: importers, sync-storage, events and packaging refuse
+# anything else; the artifact bucket never is one. Embedded: the demo buckets. Production: none
+# until configured (every import is refused, naming this setting).
+_DEMO_SOURCES = [f"s3://{DEMO_PRIMARY_BUCKET}/", f"s3://{WORKFLOW_OUTPUT_BUCKET}/"]
+CATALOG_ALLOWED_SOURCES = env.list(
+    "CATALOG_ALLOWED_SOURCES", default=[] if PRODUCTION else _DEMO_SOURCES
+)
 
 # --- Presign ------------------------------------------------------------------------------
 # Lifetime of the file URLs inside download scripts, and the most a caller may ask for (SigV4

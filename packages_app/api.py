@@ -209,6 +209,11 @@ class PackageDryRunApi(APIView):
             child=serializers.DictField(child=serializers.IntegerField()),
             help_text="runCount, fileCount, totalBytes per workflow name.",
         )
+        output_listings_refreshed = serializers.BooleanField(
+            help_text="Always false: a dry run answers from the catalog as it is, without listing "
+            "the workflow runs' output prefixes (packaging lists them first, so it may find "
+            "files written since)."
+        )
 
     @extend_schema(
         operation_id="package_dry_run",

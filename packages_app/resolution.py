@@ -8,7 +8,10 @@ libraries a request selects; only very large selections add a query per batch of
   unknown ids, portal runs that are not the selected libraries', failed runs asked for by id.
 - `package_contents_resolve` computes what the package contains: library metadata snapshots,
   FASTQs, the latest successful (or requested) workflow runs and the files under their output
-  prefixes, with the relative paths the recipient will see. Duplicate paths are an error.
+  prefixes, with the relative paths the recipient will see. Duplicate paths are an error, and so
+  is any file outside the allowed catalogue sources or with a control or formatting character in
+  its name (catalogued before those checks existed, or before a source was removed): the
+  package would carry it out, so the error names them.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from catalog_app.models import (
     Subject,
     WorkflowRun,
 )
+from catalog_app.sources.names import unsafe_name_problem
+from catalog_app.sources.policy import SourcePolicy, source_policy_load
 from datasharing import s3
 from datasharing.errors import DomainError
 from packages_app.models import DataType
@@ -568,10 +573,25 @@ def _analyses(run_pks: list[int]) -> list[ResolvedAnalysis]:
     return analyses
 
 
+def _check_output_sources(analyses: list[ResolvedAnalysis], sources: SourcePolicy) -> None:
+    """Every selected run's output prefix is inside an allowed source, before any is listed."""
+    refused = [a for a in analyses if not sources.allows_uri(a.output_uri)]
+    if refused:
+        error = sources.refusal([a.output_uri for a in refused], what="their output")
+        raise DomainError(
+            f"Workflow run(s) {_listing(a.portal_run_id for a in refused)}: {error.message}",
+            details={
+                "portalRunsOutsideSources": sorted(a.portal_run_id for a in refused),
+                **error.details,
+            },
+        )
+
+
 def _secondary_files(
     request: PackageRequest,
     analyses: list[ResolvedAnalysis],
     *,
+    sources: SourcePolicy,
     refresh_storage: bool,
     on_progress: Callable[[], None],
 ) -> list[ResolvedFile]:
@@ -585,6 +605,7 @@ def _secondary_files(
             raise DomainError(
                 f"Workflow run {analysis.portal_run_id} has an unusable output URI: {exc.message}"
             ) from None
+    _check_output_sources(analyses, sources)
     if refresh_storage:
         # One listing per run; checked for abort between batches of runs.
         uris = [str(loc) for loc in locations.values()]
@@ -592,6 +613,7 @@ def _secondary_files(
             catalog_sync_prefixes(
                 uris=uris[start : start + LISTING_BATCH],
                 concurrency=settings.PACKAGE_S3_CONCURRENCY,
+                policy=sources,
             )
             on_progress()
     by_prefix = {}
@@ -646,6 +668,22 @@ def _secondary_files(
     return files
 
 
+def _reject_files_not_shareable(files: list[ResolvedFile], sources: SourcePolicy) -> None:
+    """Catalogued files outside the allowed sources, or with names that would break the
+    package's line-based files, are refused by name."""
+    outside = [f.source_uri for f in files if not sources.allows(f.source_bucket, f.source_key)]
+    if outside:
+        raise sources.refusal(outside, what=f"{len(outside)} catalogued file(s):")
+    unsafe = [f.source_uri for f in files if unsafe_name_problem(f.source_key)]
+    if unsafe:
+        raise DomainError(
+            f"{len(unsafe)} catalogued file(s) have a control or formatting character in their "
+            f"name, which would break the package's checksum and manifest files: "
+            f"{_listing(repr(uri) for uri in unsafe)}. Rename them in storage and sync again.",
+            details={"unsafeNames": sorted(unsafe)},
+        )
+
+
 def _reject_duplicate_paths(files: list[ResolvedFile]) -> None:
     sources: dict[str, list[str]] = defaultdict(list)
     for f in files:
@@ -675,9 +713,11 @@ def package_contents_resolve(
     that cannot become a package: unknown ids, duplicate paths, unavailable FASTQs, no files.
 
     With `refresh_storage`, the output prefix of every selected workflow run is listed first, so
-    secondary-analysis files are those in storage now (the catalog is updated accordingly).
+    secondary-analysis files are those in storage now (the catalog is updated accordingly);
+    without, nothing is listed and nothing is written (a dry run).
     """
     selection = package_selection_check(request=request)
+    sources = source_policy_load()
     resolution = Resolution(libraries=_library_snapshots(selection))
     on_progress()
     if request.wants_fastq:
@@ -695,10 +735,12 @@ def package_contents_resolve(
             _secondary_files(
                 request,
                 resolution.analyses,
+                sources=sources,
                 refresh_storage=refresh_storage,
                 on_progress=on_progress,
             )
         )
+    _reject_files_not_shareable(resolution.files, sources)
     _reject_duplicate_paths(resolution.files)
     if not resolution.files:
         wanted = " and ".join(request.data_type_list)

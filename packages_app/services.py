@@ -113,17 +113,22 @@ def package_create(
 
 
 def package_dry_run(*, package_name: str, package_request: dict[str, Any]) -> dict[str, Any]:
-    """What the request would package: counts, sizes, archived files. Creates no package.
+    """What the request would package: counts, sizes, archived files. Changes nothing.
 
-    Resolution is the packaging one (same errors); with PACKAGE_REFRESH_OUTPUT_LISTINGS the
-    selected runs' output prefixes are listed and the catalog updated, as packaging would.
+    Resolution is the packaging one (same errors) over the catalog as it is: no output prefix is
+    listed and nothing is written (viewers may call it), so files written since the last listing
+    are not counted; `output_listings_refreshed` (always False) says so. Packaging lists the
+    selected runs' output prefixes first (PACKAGE_REFRESH_OUTPUT_LISTINGS).
     """
     name = package_name_validate(package_name)
     request = package_request_parse(package_request)
-    resolution = package_contents_resolve(
-        request=request, refresh_storage=settings.PACKAGE_REFRESH_OUTPUT_LISTINGS
-    )
-    return {"package_name": name, "package_request": request.as_dict(), **resolution.summary()}
+    resolution = package_contents_resolve(request=request, refresh_storage=False)
+    return {
+        "package_name": name,
+        "package_request": request.as_dict(),
+        **resolution.summary(),
+        "output_listings_refreshed": False,
+    }
 
 
 def package_require_owner_or_admin(*, package: Package, user: User | None, action: str) -> None:

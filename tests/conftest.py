@@ -124,6 +124,26 @@ def bucket_factory() -> Callable[[str], str]:
     return create
 
 
+def allow_source(uri: str) -> None:
+    """Make `uri` an allowed catalogue source (an enabled admin row, which a worker process sees
+    too)."""
+    from catalog_app.sources.models import AllowedSource
+
+    AllowedSource.objects.get_or_create(prefix=uri)
+
+
+@pytest.fixture
+def source_bucket_factory(db: Any, bucket_factory: Callable[[str], str]) -> Callable[[str], str]:
+    """Create uniquely named buckets that are allowed catalogue sources (whole buckets)."""
+
+    def create(prefix: str = "source") -> str:
+        bucket = bucket_factory(prefix)
+        allow_source(f"s3://{bucket}/")
+        return bucket
+
+    return create
+
+
 @pytest.fixture
 def moto_s3(settings: Any) -> str:
     """Point S3 at the moto server (storage classes and RestoreObject); returns its URL."""

@@ -12,6 +12,10 @@ an SNS envelope, or an S3 event notification (`Records[]`). `event_process` reco
 - any other exception: the transaction rolls back, nothing is recorded, and the caller must
   leave the message on the queue to be delivered again.
 
+Every catalog write is bound by the allowed catalogue sources (`catalog_app.sources.policy`): a
+fastq list or workflow run outside them is MALFORMED (the error names the URI), and an S3
+notification for an object outside them changes nothing (outcome `notASource`).
+
 Formats are documented with full examples in docs/automation.md.
 """
 
@@ -308,8 +312,10 @@ def _fastq_list_rows_added(envelope: Envelope) -> dict[str, Any]:
     base_uri = _base_uri(detail, rows)
     base = fastq_list_base(base_uri)
     records: list[FastqRecord] = [fastq_record(row, base=base) for row in rows]
+    # Rows added: the event adds and updates the run's FASTQs; only a fastq list file import
+    # (API or command) replaces the run's list.
     imported = catalog_import_fastq_list(
-        records=records, instrument_run_id=run_id, base_uri=base_uri
+        records=records, instrument_run_id=run_id, base_uri=base_uri, authoritative=False
     )
     return {"catalog": imported.as_dict(), **_evaluate(run_id)}
 

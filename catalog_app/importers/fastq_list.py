@@ -15,6 +15,9 @@ from django.utils import timezone
 from catalog_app.importers.base import BATCH, ImportResult, at_line, identifier, libraries_ensure
 from catalog_app.importers.storage import SYNC_FIELDS, object_values, objects_listed
 from catalog_app.models import Fastq, Library, LibraryRun, SequencingRun, StoredObject
+from catalog_app.services import fastq_rows_delete
+from catalog_app.sources.names import unsafe_name_problem
+from catalog_app.sources.policy import source_policy_load
 from datasharing import s3
 from datasharing.csvfile import RecordValues, read_csv
 from datasharing.errors import DomainError
@@ -56,6 +59,9 @@ def _fastq_key(row: RecordValues, column: str, base: s3.S3Uri, *, required: bool
     value = row.required(column) if required else row.get(column)
     if not value:
         return ""
+    problem = unsafe_name_problem(value)
+    if problem:
+        raise row.error(column, f"{value!r}: {problem}")
     if value.startswith("s3://"):
         try:
             location = s3.parse_s3_uri(value, require_key=True)
@@ -167,27 +173,58 @@ def _catalogue_files(keys: list[str], base: s3.S3Uri) -> _Catalogued:
     )
 
 
+def _check_sources(records: Sequence[FastqRecord], base: s3.S3Uri) -> None:
+    """The base URI and every file are inside an allowed catalogue source (a file may be an
+    s3:// URI anywhere in the base URI's bucket)."""
+    policy = source_policy_load()
+    policy.require(str(base), what="base URI")
+    for r in records:
+        for column, key in (("Read1File", r.read1_key), ("Read2File", r.read2_key)):
+            if key and not policy.allows(base.bucket, key):
+                error = policy.refusal([f"s3://{base.bucket}/{key}"], what="file")
+                raise DomainError(
+                    f"{at_line(r.line)}column {column!r}: {error.message}",
+                    details={"line": r.line, "column": column, **error.details},
+                )
+
+
 @transaction.atomic
 def catalog_import_fastq_list(
-    *, records: Sequence[FastqRecord], instrument_run_id: str, base_uri: str
+    *,
+    records: Sequence[FastqRecord],
+    instrument_run_id: str,
+    base_uri: str,
+    authoritative: bool = True,
 ) -> ImportResult:
     """Register the FASTQs of one run from fastq list records; RGSM is the library id.
 
     The records' keys are in `base_uri`'s bucket (as `fastq_list_records_from_csv` or
-    `fastq_record` made them with that base); sizes, ETags and storage classes come from one
-    listing of `base_uri`. Libraries unknown to the catalog are created (their LIMS metadata
-    follows).
+    `fastq_record` made them with that base); the base URI and every file must be inside an
+    allowed catalogue source. Sizes, ETags and storage classes come from one listing of
+    `base_uri`. Libraries unknown to the catalog are created (their LIMS metadata follows).
+
+    `authoritative` (a fastq list file, through the API or the command): the list is the run's
+    whole list, so the run's FASTQ rows it no longer names are removed (`removed`), e.g. the
+    rows of an earlier import with a wrong base URI. Packages frozen from them keep their files
+    (source URIs, sizes, checksums), detached from the removed rows. Otherwise (platform events,
+    which announce rows added) rows are added and updated, never removed.
     """
     if not INSTRUMENT_RUN_ID_RE.fullmatch(instrument_run_id or ""):
         raise DomainError(f"{instrument_run_id!r} is not a valid instrument run id.")
     base = fastq_list_base(base_uri)
     keys = _file_keys(records)
+    _check_sources(records, base)
     result = ImportResult()
     run, _ = SequencingRun.objects.get_or_create(instrument_run_id=instrument_run_id)
     result.extra["librariesCreated"] = libraries_ensure({r.library_id for r in records})
     catalogued = _catalogue_files(keys, base)
     result.extra["missingInStorage"] = catalogued.missing_in_storage
     _upsert_fastqs(records, run=run, catalogued=catalogued, result=result)
+    if authoritative:
+        listed = [catalogued.objects[r.read1_key].pk for r in records]
+        result.extra["removed"] = fastq_rows_delete(
+            fastqs=Fastq.objects.filter(run=run).exclude(read1_id__in=listed)
+        )
     logger.info("fastq list import for %s: %s", instrument_run_id, result.as_dict())
     return result
 

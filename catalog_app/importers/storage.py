@@ -1,4 +1,10 @@
-"""Catalogued S3 objects kept in step with the buckets: listings, HEADs and storage events."""
+"""Catalogued S3 objects kept in step with the buckets: listings, HEADs and storage events.
+
+Only inside the allowed catalogue sources (`catalog_app.sources.policy`): a URI outside them is
+refused (400 naming it) before anything is listed, and a sync of everything refreshes only what
+lies inside them. Objects whose names carry control or formatting characters are never
+catalogued: listings skip them with a logged warning and count them (`unsafeNamesSkipped`).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,8 @@ from django.utils import timezone
 
 from catalog_app.importers.base import BATCH, ImportResult
 from catalog_app.models import StoredObject, WorkflowRun
+from catalog_app.sources.names import unsafe_name_problem
+from catalog_app.sources.policy import SourcePolicy, source_policy_load
 from datasharing import s3
 from datasharing.errors import DomainError
 
@@ -61,7 +69,7 @@ def _apply_listing(
         values = object_values(info)
         obj = existing.get(info.key)
         if obj is None:
-            if include(info.key):
+            if include(info.key) and _name_is_safe(bucket, info.key, result):
                 to_create.append(StoredObject(bucket=bucket, key=info.key, last_seen=now, **values))
                 result.count("created")
             continue
@@ -80,6 +88,16 @@ def _apply_listing(
     return seen
 
 
+def _name_is_safe(bucket: str, key: str, result: ImportResult) -> bool:
+    """False (logged and counted) for a listed name that may not be catalogued."""
+    problem = unsafe_name_problem(key)
+    if problem is None:
+        return True
+    logger.warning("not catalogued: s3://%s/%r: %s", bucket, key, problem)
+    result.extra["unsafeNamesSkipped"] = result.extra.get("unsafeNamesSkipped", 0) + 1
+    return False
+
+
 def _mark_missing(objects: Iterable[StoredObject], seen: set[str], result: ImportResult) -> None:
     gone = [obj.pk for obj in objects if obj.key not in seen and not obj.missing]
     for start in range(0, len(gone), BATCH):
@@ -88,8 +106,10 @@ def _mark_missing(objects: Iterable[StoredObject], seen: set[str], result: Impor
 
 
 def catalog_sync_prefix(*, uri: str) -> ImportResult:
-    """Catalogue every object under `uri` (one paginated listing) and flag catalogued ones gone."""
+    """Catalogue every object under `uri` (one paginated listing) and flag catalogued ones gone;
+    400 naming `uri` unless it is inside an allowed catalogue source."""
     location = s3.parse_s3_uri(uri)
+    source_policy_load().require(uri)
     result = ImportResult()
     existing = {
         obj.key: obj
@@ -112,7 +132,15 @@ def catalog_object_refresh(*, bucket: str, key: str) -> str:
 
     Returns "created", "updated", "unchanged", "missing" (catalogued, now gone) or "absent"
     (neither in storage nor in the catalog). HEAD, not a listing, so the restore state is read.
+    "notASource": the object is outside the allowed catalogue sources, "unsafeName": its name
+    may not be catalogued; neither is read nor written.
     """
+    if not source_policy_load().allows(bucket, key):
+        logger.info("storage event for s3://%s/%s ignored: not a catalogue source", bucket, key)
+        return "notASource"
+    if unsafe_name_problem(key):
+        logger.warning("storage event for s3://%s/%r ignored: unsafe name", bucket, key)
+        return "unsafeName"
     info = s3.head_object(bucket, key)
     now = timezone.now()
     with transaction.atomic():
@@ -160,18 +188,25 @@ def _list_prefix(location: s3.S3Uri) -> list[s3.ObjectInfo]:
     return list(objects_listed(location.bucket, location.key))
 
 
-def catalog_sync_prefixes(*, uris: Sequence[str], concurrency: int = 8) -> ImportResult:
+def catalog_sync_prefixes(
+    *, uris: Sequence[str], concurrency: int = 8, policy: SourcePolicy | None = None
+) -> ImportResult:
     """Catalogue every object under each of `uris`, and flag catalogued ones that are gone.
 
     One paginated listing per URI (`concurrency` at a time); the database work is set-based per
     bucket: one read per 1,000 prefixes, inserts of new objects, updates of changed ones and one
     `last_seen` update per 10,000 unchanged ones, so the number of queries does not grow with the
-    number of prefixes below those batch sizes.
+    number of prefixes below those batch sizes. 400 naming the URIs outside the allowed sources
+    (`policy`, loaded when not given) before anything is listed.
     """
     locations = sorted({s3.parse_s3_uri(uri) for uri in uris}, key=str)
     result = ImportResult()
     if not locations:
         return result
+    policy = policy or source_policy_load()
+    refused = [str(location) for location in locations if not policy.allows_uri(str(location))]
+    if refused:
+        raise policy.refusal(refused)
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(locations)))) as pool:
         listings = list(pool.map(_list_prefix, locations))
     by_bucket: dict[str, tuple[list[str], dict[str, s3.ObjectInfo]]] = {}
@@ -198,8 +233,11 @@ def catalog_sync_prefixes(*, uris: Sequence[str], concurrency: int = 8) -> Impor
                 values = object_values(info)
                 obj = existing.get(key)
                 if obj is None:
-                    to_create.append(StoredObject(bucket=bucket, key=key, last_seen=now, **values))
-                    result.count("created")
+                    if _name_is_safe(bucket, key, result):
+                        to_create.append(
+                            StoredObject(bucket=bucket, key=key, last_seen=now, **values)
+                        )
+                        result.count("created")
                 elif any(getattr(obj, name) != values[name] for name in SYNC_FIELDS):
                     for name in SYNC_FIELDS:
                         setattr(obj, name, values[name])
@@ -219,28 +257,44 @@ def catalog_sync_prefixes(*, uris: Sequence[str], concurrency: int = 8) -> Impor
     return result
 
 
-def catalog_sync_storage(*, uri: str | None = None) -> ImportResult:
-    """Refresh size, ETag, storage class and restore state from S3.
-
-    With `uri`, catalogue everything under it. Without, refresh every catalogued object and
-    catalogue new objects under workflow run output prefixes: one listing per bucket, over the
-    longest prefix the catalogued keys share.
-    """
-    if uri:
-        return catalog_sync_prefix(uri=uri)
-    result = ImportResult()
+def _output_prefixes(policy: SourcePolicy) -> dict[str, list[str]]:
+    """Workflow run output prefixes inside the allowed sources, by bucket."""
     output_prefixes: dict[str, list[str]] = defaultdict(list)
     for output_uri in WorkflowRun.objects.values_list("output_uri", flat=True):
         try:
             location = s3.parse_s3_uri(output_uri)
         except DomainError:
             continue
-        output_prefixes[location.bucket].append(location.key)
-    buckets = set(StoredObject.objects.values_list("bucket", flat=True).distinct()) | set(
-        output_prefixes
-    )
+        if policy.allows(location.bucket, location.key):
+            output_prefixes[location.bucket].append(location.key)
+    return output_prefixes
+
+
+def catalog_sync_storage(*, uri: str | None = None) -> ImportResult:
+    """Refresh size, ETag, storage class and restore state from S3.
+
+    With `uri`, catalogue everything under it (400 unless it is inside an allowed source).
+    Without, refresh every catalogued object inside the allowed sources and catalogue new
+    objects under the workflow run output prefixes inside them: one listing per bucket, over
+    the longest prefix those keys share. Catalogued objects outside the sources are left as
+    they are (packaging refuses them).
+    """
+    if uri:
+        return catalog_sync_prefix(uri=uri)
+    result = ImportResult()
+    policy = source_policy_load()
+    output_prefixes = _output_prefixes(policy)
+    buckets = {
+        bucket
+        for bucket in StoredObject.objects.values_list("bucket", flat=True).distinct()
+        if any(source.bucket == bucket for source in policy.sources)
+    } | set(output_prefixes)
     for bucket in sorted(buckets):
-        existing = {obj.key: obj for obj in StoredObject.objects.filter(bucket=bucket)}
+        existing = {
+            obj.key: obj
+            for obj in StoredObject.objects.filter(bucket=bucket)
+            if policy.allows(bucket, obj.key)
+        }
         prefixes = output_prefixes.get(bucket, [])
         common = os.path.commonprefix([*existing, *prefixes])  # noqa: RUF071 - S3 prefixes are plain strings
 

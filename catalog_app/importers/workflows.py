@@ -22,6 +22,7 @@ from catalog_app.importers.base import (
     upsert,
 )
 from catalog_app.models import Library, WorkflowRun
+from catalog_app.sources.policy import source_policy_load
 from datasharing import s3
 from datasharing.csvfile import RecordValues, read_csv
 from datasharing.errors import DomainError
@@ -46,6 +47,8 @@ class WorkflowRecord:
     library_id: str
     values: dict[str, Any]
     line: int | None = None
+    # The output URI came from WORKFLOW_OUTPUT_URI_TEMPLATE (the row gave none).
+    output_uri_from_template: bool = False
 
 
 def workflow_record(row: RecordValues) -> WorkflowRecord:
@@ -70,6 +73,7 @@ def workflow_record(row: RecordValues) -> WorkflowRecord:
     duration = row.parsed("workflow_duration", lambda v: int(float(v)), what="number of seconds")
     return WorkflowRecord(
         line=row.line,
+        output_uri_from_template=not row.get("output_uri"),
         portal_run_id=portal_run_id,
         library_id=base_library_id(identifier(row, "library_id")),
         values={
@@ -110,6 +114,27 @@ def _run_values(records: Sequence[WorkflowRecord]) -> dict[str, dict[str, Any]]:
     return run_values
 
 
+def _check_sources(records: Sequence[WorkflowRecord]) -> None:
+    """Every run's output prefix is inside an allowed catalogue source: a run's output is
+    listed and packaged, so an output URI elsewhere (another package's folder in the artifact
+    bucket, a recipient's bucket) would catalogue and share what it points at."""
+    policy = source_policy_load()
+    refused = [r for r in records if not policy.allows_uri(r.values["output_uri"])]
+    if not refused:
+        return
+    first = refused[0]
+    error = policy.refusal(
+        [r.values["output_uri"] for r in refused],
+        what="output URI"
+        + (" (from WORKFLOW_OUTPUT_URI_TEMPLATE)" if first.output_uri_from_template else ""),
+    )
+    where = f"line {first.line}, column 'output_uri': " if first.line is not None else ""
+    raise DomainError(
+        f"{where}portal run {first.portal_run_id}: {error.message}",
+        details={"line": first.line, "column": "output_uri", **error.details},
+    )
+
+
 @transaction.atomic
 def catalog_import_workflows(
     *, records: Sequence[WorkflowRecord], create_unknown_libraries: bool = False
@@ -118,8 +143,12 @@ def catalog_import_workflows(
 
     A library the catalog does not know is an error (import the LIMS file first), unless
     `create_unknown_libraries` (platform events, which may arrive before the LIMS import): then
-    it is created, as a fastq list creates its libraries, and its LIMS metadata follows."""
+    it is created, as a fastq list creates its libraries, and its LIMS metadata follows.
+
+    Every output URI must be inside an allowed catalogue source (400 naming the first line and
+    every refused URI); nothing is written otherwise."""
     run_values = _run_values(records)
+    _check_sources(records)
     library_ids = {r.library_id for r in records}
     result = ImportResult()
     if create_unknown_libraries:

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from datasharing.errors import DomainError
 from sharing_app.destinations.destination import parse_destination
+from sharing_app.destinations.overlap import destination_overlap_problem
 
 
 class AllowedDestination(models.Model):
@@ -35,6 +36,10 @@ class AllowedDestination(models.Model):
 
     def clean(self) -> None:
         try:
-            self.prefix = parse_destination(self.prefix).uri
+            destination = parse_destination(self.prefix)
         except DomainError as exc:
             raise ValidationError({"prefix": exc.message}) from None
+        self.prefix = destination.uri
+        problem = destination_overlap_problem(destination)
+        if problem:
+            raise ValidationError({"prefix": problem})

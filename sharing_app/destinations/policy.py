@@ -1,7 +1,14 @@
-"""The destination allow-list policy (403): where a user may push.
+"""The destination policy (403): where a user may push.
 
-Allowed prefixes come from SHARE_ALLOWED_DESTINATIONS and the admin-managed `AllowedDestination`
-rows; admins and holders of `push_to_any_destination` may push anywhere.
+First, for everyone (admins, `push_to_any_destination` and automation included): an S3
+destination never overlaps an allowed catalogue source or the artifact bucket (one prefix
+containing the other, in one bucket; a whole-bucket source overlaps everything in it), so a push
+can neither overwrite the data the catalog describes nor write into the service's own artifacts.
+ICAv2 destinations are not S3 buckets and are not concerned.
+
+Then the allow-list: prefixes from SHARE_ALLOWED_DESTINATIONS and the admin-managed
+`AllowedDestination` rows; admins and holders of `push_to_any_destination` may push anywhere
+else.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from datasharing.auth import user_is_admin
 from datasharing.errors import DomainError, Forbidden
 from sharing_app.destinations.destination import Destination, parse_destination
 from sharing_app.destinations.models import AllowedDestination
+from sharing_app.destinations.overlap import destination_overlap_problem
 
 PUSH_ANY_DESTINATION_PERMISSION = "sharing_app.push_to_any_destination"
 
@@ -50,10 +58,14 @@ def user_may_push_anywhere(user: User | None) -> bool:
 
 
 def require_destination_allowed(destination: Destination, *, user: User | None) -> None:
-    """403 unless the destination is on the allow-list or the user may push anywhere.
+    """403 when the destination overlaps a catalogue source or the artifact bucket (whoever
+    asks), else unless it is on the allow-list or the user may push anywhere.
 
     ICAv2 projects are matched as written: an entry naming a project by name does not admit the
     same project written by id (the name is resolved later, by the worker)."""
+    problem = destination_overlap_problem(destination)
+    if problem:
+        raise Forbidden(problem)
     if destination_is_allowed(destination) or user_may_push_anywhere(user):
         return
     raise Forbidden(

@@ -35,10 +35,11 @@ def test_fastq_list_event_is_packaged_and_pushed_once_however_often_it_arrives(
     celery_worker: Any,
     demo_catalog: Path,
     events_queue: Queue,
+    source_bucket_factory: Callable[[str], str],
     bucket_factory: Callable[[str], str],
     make_rule: Callable[..., AutoShareRule],
 ) -> None:
-    source = bucket_factory("e2e-primary")
+    source = source_bucket_factory("e2e-primary")
     destination = bucket_factory("e2e-recipient")
     rule = make_rule(jobName="cup-auto", shareDestination=f"s3://{destination}/auto/")
     detail = {

@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from catalog_app.models import Library, SequencingRun, StoredObject
 from tests.catalog_app.test_import_lims import lims_file, lims_row
+from tests.conftest import allow_source
 
 pytestmark = pytest.mark.django_db
 
@@ -160,6 +161,7 @@ def test_runs_and_workflow_runs(viewer_client: APIClient, demo_catalog: Path) ->
 def test_importing_from_a_bucket_that_does_not_exist_is_400_and_writes_nothing(
     curator_client: APIClient,
 ) -> None:
+    allow_source("s3://no-such-bucket-here/")
     response = curator_client.post(
         "/api/v1/catalog/sync-storage", {"uri": "s3://no-such-bucket-here/runs/"}, format="json"
     )

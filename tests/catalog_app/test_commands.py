@@ -74,9 +74,9 @@ def test_import_workflows_command_missing_file_is_command_error() -> None:
 
 
 def test_import_fastq_list_command_prints_counts_and_is_idempotent(
-    libraries: None, tmp_path: Path, bucket_factory: Callable[[str], str]
+    libraries: None, tmp_path: Path, source_bucket_factory: Callable[[str], str]
 ) -> None:
-    bucket = bucket_factory("primary")
+    bucket = source_bucket_factory("primary")
     s3.put_object(bucket, "run1/L2401544_L001_R1.fastq.gz", b"r1-content")
     path = write(
         tmp_path,
@@ -93,9 +93,9 @@ def test_import_fastq_list_command_prints_counts_and_is_idempotent(
 
 
 def test_import_fastq_list_command_bad_input_is_command_error_and_writes_nothing(
-    libraries: None, tmp_path: Path, bucket_factory: Callable[[str], str]
+    libraries: None, tmp_path: Path, source_bucket_factory: Callable[[str], str]
 ) -> None:
-    bucket = bucket_factory("primary")
+    bucket = source_bucket_factory("primary")
     bad_lane = write(
         tmp_path,
         "bad_lane.csv",
@@ -138,9 +138,9 @@ def test_import_fastq_list_command_requires_run_and_base_uri(tmp_path: Path) -> 
 
 
 def test_sync_storage_command_catalogues_a_prefix_then_refreshes(
-    bucket_factory: Callable[[str], str],
+    source_bucket_factory: Callable[[str], str],
 ) -> None:
-    bucket = bucket_factory("analysis")
+    bucket = source_bucket_factory("analysis")
     s3.put_object(bucket, "analysis/wf/run1/a.bam", b"aaaa")
     s3.put_object(bucket, "analysis/wf/run1/b.vcf.gz", b"bb")
     first = run_command("sync_storage", f"s3://{bucket}/analysis/wf/run1/")

@@ -25,8 +25,8 @@ def libraries() -> None:
 
 
 @pytest.fixture
-def primary_bucket(bucket_factory: Callable[[str], str]) -> str:
-    bucket = bucket_factory("primary")
+def primary_bucket(source_bucket_factory: Callable[[str], str]) -> str:
+    bucket = source_bucket_factory("primary")
     s3.put_object(bucket, "run1/L2401544_L001_R1.fastq.gz", b"r1-content")
     s3.put_object(bucket, "run1/L2401544_L001_R2.fastq.gz", b"r2-content!!")
     return bucket
@@ -89,6 +89,7 @@ def test_curator_imports_fastq_list_and_reimport_is_unchanged(
         "unchanged": 0,
         "librariesCreated": 0,
         "missingInStorage": 0,
+        "removed": 0,
     }
     fastq = Fastq.objects.select_related("run", "read1", "read2").get()
     assert fastq.run.instrument_run_id == RUN_ID
@@ -124,9 +125,9 @@ def test_bad_fastq_list_upload_is_400_with_line_and_column_and_imports_nothing(
 
 
 def test_curator_syncs_a_prefix_and_resync_is_unchanged(
-    curator_client: APIClient, bucket_factory: Callable[[str], str]
+    curator_client: APIClient, source_bucket_factory: Callable[[str], str]
 ) -> None:
-    bucket = bucket_factory("analysis")
+    bucket = source_bucket_factory("analysis")
     s3.put_object(bucket, "analysis/wf/run1/a.bam", b"aaaa")
     s3.put_object(bucket, "analysis/wf/run1/b.vcf.gz", b"bb")
     s3.put_object(bucket, "elsewhere/c.txt", b"c")

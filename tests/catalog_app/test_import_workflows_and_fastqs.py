@@ -127,9 +127,9 @@ def _fastq_list(*rows: tuple[str, str, int, str, str]) -> str:
 
 
 def test_fastq_list_import_reads_sizes_from_storage_and_is_idempotent(
-    libraries: None, bucket_factory: Callable[[str], str]
+    libraries: None, source_bucket_factory: Callable[[str], str]
 ) -> None:
-    bucket = bucket_factory("primary")
+    bucket = source_bucket_factory("primary")
     s3.put_object(bucket, "run1/L2401544_L001_R1.fastq.gz", b"r1-content")
     s3.put_object(
         bucket, "run1/L2401544_L001_R2.fastq.gz", b"r2-content!!", storage_class="DEEP_ARCHIVE"
@@ -156,9 +156,9 @@ def test_fastq_list_import_reads_sizes_from_storage_and_is_idempotent(
 
 
 def test_fastq_list_topup_and_unknown_library(
-    libraries: None, bucket_factory: Callable[[str], str]
+    libraries: None, source_bucket_factory: Callable[[str], str]
 ) -> None:
-    bucket = bucket_factory("primary")
+    bucket = source_bucket_factory("primary")
     text = _fastq_list(
         ("AAA.1", "L2401544_topup", 1, "a_R1.fastq.ora", "a_R2.fastq.ora"),
         ("BBB.1", "L2409999", 1, "b_R1.fastq.gz", ""),
@@ -166,7 +166,7 @@ def test_fastq_list_topup_and_unknown_library(
     result = import_fastq_list(
         text=text, instrument_run_id="241101_A01052_0221_AHVTC2DSXC", base_uri=f"s3://{bucket}/x/"
     )
-    assert result.extra == {"librariesCreated": 1, "missingInStorage": 3}
+    assert result.extra == {"librariesCreated": 1, "missingInStorage": 3, "removed": 0}
     topup = Fastq.objects.get(rgid="AAA.1")
     assert topup.library.library_id == "L2401544" and topup.source_library_id == "L2401544_topup"
     assert topup.compression_format == "ora"
@@ -174,9 +174,9 @@ def test_fastq_list_topup_and_unknown_library(
 
 
 def test_fastq_list_rejects_escaping_paths_and_bad_lane(
-    libraries: None, bucket_factory: Callable[[str], str]
+    libraries: None, source_bucket_factory: Callable[[str], str]
 ) -> None:
-    bucket = bucket_factory("primary")
+    bucket = source_bucket_factory("primary")
     with pytest.raises(DomainError) as excinfo:
         import_fastq_list(
             text=_fastq_list(("A.1", "L2401544", 1, "../other/x.fastq.gz", "")),
@@ -204,9 +204,9 @@ def test_fastq_list_bad_header_and_empty_file(libraries: None) -> None:
 
 
 def test_sync_storage_catalogues_prefix_then_flags_missing_and_refreshes(
-    bucket_factory: Callable[[str], str],
+    source_bucket_factory: Callable[[str], str],
 ) -> None:
-    bucket = bucket_factory("analysis")
+    bucket = source_bucket_factory("analysis")
     s3.put_object(bucket, "analysis/wf/run1/a.bam", b"aaaa")
     s3.put_object(bucket, "analysis/wf/run1/b.vcf.gz", b"bb")
     first = catalog_sync_storage(uri=f"s3://{bucket}/analysis/wf/run1/")

@@ -90,9 +90,9 @@ def test_workflow_records_built_from_values_equal_those_read_from_the_file() -> 
 
 
 def test_fastq_records_built_from_values_equal_those_read_from_the_file(
-    bucket_factory: Callable[[str], str],
+    source_bucket_factory: Callable[[str], str],
 ) -> None:
-    bucket = bucket_factory("primary")
+    bucket = source_bucket_factory("primary")
     base_uri = f"s3://{bucket}/run1/"
     s3.put_object(bucket, "run1/a_R1.fastq.gz", b"r1")
     s3.put_object(bucket, "run1/a_R2.fastq.gz", b"r2!")
@@ -115,6 +115,7 @@ def test_fastq_records_built_from_values_equal_those_read_from_the_file(
         "unchanged": 0,
         "librariesCreated": 1,
         "missingInStorage": 1,
+        "removed": 0,
     }
     before = snapshot(Fastq, LibraryRun, Library)
     again = catalog_import_fastq_list(

@@ -65,12 +65,15 @@ def moto_restores_one_step_per_read(moto_s3: str) -> Iterator[None]:
 
 
 @pytest.fixture
-def moto_bucket(moto_s3: str) -> Callable[[str], str]:
+def moto_bucket(db: Any, moto_s3: str) -> Callable[[str], str]:
+    """Create buckets in moto that are allowed catalogue sources."""
     from datasharing import s3
+    from tests.conftest import allow_source
 
     def create(prefix: str = "moto") -> str:
         name = f"{prefix}-{uuid.uuid4().hex[:12]}"
         s3.ensure_bucket(name)
+        allow_source(f"s3://{name}/")
         return name
 
     return create

@@ -155,6 +155,8 @@ def build_facility(
         ),
         instrument_run_id=run_id,
         base_uri=f"s3://{bucket}/{base_key}",
+        # Facilities built into one run add to it (a fastq list file would replace it).
+        authoritative=False,
     )
 
     output_objects: dict[str, bytes] = {}

@@ -139,7 +139,10 @@ def test_request_with_unknown_ids_creates_nothing(demo_catalog: Path) -> None:
 
 
 def test_duplicate_paths_fail_the_package_with_the_paths(
-    demo_catalog: Path, build_now: Callable[..., Package], bucket_factory: Any, finished: list[Any]
+    demo_catalog: Path,
+    build_now: Callable[..., Package],
+    source_bucket_factory: Any,
+    finished: list[Any],
 ) -> None:
     from catalog_app.importers.fastq_list import (
         catalog_import_fastq_list,
@@ -147,7 +150,7 @@ def test_duplicate_paths_fail_the_package_with_the_paths(
     )
     from tests.packages_app.conftest import demo_fastq_name
 
-    bucket = bucket_factory("dup")
+    bucket = source_bucket_factory("dup")
     name = demo_fastq_name(SUBJECT_1_NORMAL, 1, 1)
     s3.put_object(bucket, f"again/{name}", b"x")
     catalog_import_fastq_list(
@@ -157,6 +160,7 @@ def test_duplicate_paths_fail_the_package_with_the_paths(
         ),
         instrument_run_id=RUN_2,
         base_uri=f"s3://{bucket}/again/",
+        authoritative=False,  # rows added to the run, as a FastqListRowsAdded event adds them
     )
     package = build_now(libraryIdList=[SUBJECT_1_NORMAL])
     assert package.status == PackageStatus.FAILED

@@ -43,11 +43,13 @@ def build_queries(project_id: str, capture: Any) -> tuple[int, Package]:
 
 
 def test_query_count_does_not_depend_on_the_number_of_libraries(
-    bucket_factory: Callable[[str], str], django_capture_on_commit_callbacks: Any
+    source_bucket_factory: Callable[[str], str], django_capture_on_commit_callbacks: Any
 ) -> None:
-    small = build_facility(bucket=bucket_factory("qc"), pairs=3, project_id="SMALL", lanes=(1, 2))
+    small = build_facility(
+        bucket=source_bucket_factory("qc"), pairs=3, project_id="SMALL", lanes=(1, 2)
+    )
     large = build_facility(
-        bucket=bucket_factory("qc"), pairs=24, first=100, project_id="LARGE", lanes=(1, 2)
+        bucket=source_bucket_factory("qc"), pairs=24, first=100, project_id="LARGE", lanes=(1, 2)
     )
     small_queries, small_files = resolve_queries("SMALL")
     large_queries, large_files = resolve_queries("LARGE")

@@ -325,10 +325,10 @@ def test_fastqs_missing_from_storage_are_an_error(demo_catalog: Path) -> None:
 
 
 def test_two_files_for_one_destination_path_are_rejected(
-    demo_catalog: Path, bucket_factory: Any
+    demo_catalog: Path, source_bucket_factory: Any
 ) -> None:
     # The same run re-demultiplexed under another prefix: same run, lane, library and file name.
-    bucket = bucket_factory("redemux")
+    bucket = source_bucket_factory("redemux")
     name = demo_fastq_name("L2400105", 1, 1)
     key = f"rerun/Samples/Lane_1/L2400105/{name}"
     s3.put_object(bucket, key, b"@r\nA\n+\nI\n")
@@ -339,6 +339,7 @@ def test_two_files_for_one_destination_path_are_rejected(
         ),
         instrument_run_id=RUN_2,
         base_uri=f"s3://{bucket}/rerun/",
+        authoritative=False,  # rows added to the run, as a FastqListRowsAdded event adds them
     )
     err = error(libraryIdList=["L2400105"])
     path = f"fastq/{RUN_2}/Lane_1/L2400105/{name}"

@@ -101,9 +101,9 @@ def upload_fastqs(bucket: str, library_id: str = "L2400104") -> list[dict[str, A
 def test_fastq_list_rows_added_updates_the_catalog_and_starts_shares(
     demo_catalog: Path,
     make_rule: Callable[..., AutoShareRule],
-    bucket_factory: Callable[[str], str],
+    source_bucket_factory: Callable[[str], str],
 ) -> None:
-    bucket = bucket_factory("primary")
+    bucket = source_bucket_factory("primary")
     make_rule(jobName="cup")
     rows = upload_fastqs(bucket)
     detail = {
@@ -182,9 +182,9 @@ def s3_record(event_name: str, bucket: str, key: str) -> dict[str, Any]:
 
 
 def test_s3_notifications_update_stored_objects(
-    db: Any, bucket_factory: Callable[[str], str]
+    db: Any, source_bucket_factory: Callable[[str], str]
 ) -> None:
-    bucket = bucket_factory("data")
+    bucket = source_bucket_factory("data")
     s3.put_object(bucket, "runs/a file.txt", b"hello")
     created = process({"Records": [s3_record("ObjectCreated:Put", bucket, "runs/a file.txt")]})
     assert created.status == EventStatus.PROCESSED, created.error
@@ -208,7 +208,7 @@ def test_s3_notifications_update_stored_objects(
 
 
 def test_event_rows_become_records_without_a_csv_round_trip(
-    demo_catalog: Path, bucket_factory: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+    demo_catalog: Path, source_bucket_factory: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The events build the importers' records from their JSON: no file is written or read."""
     from catalog_app.importers import fastq_list, workflows
@@ -218,7 +218,7 @@ def test_event_rows_become_records_without_a_csv_round_trip(
 
     monkeypatch.setattr(fastq_list, "read_csv", no_csv)
     monkeypatch.setattr(workflows, "read_csv", no_csv)
-    bucket = bucket_factory("primary")
+    bucket = source_bucket_factory("primary")
     detail = {
         "instrumentRunId": NEW_RUN,
         "baseUri": f"s3://{bucket}/primary/{NEW_RUN}/",
