@@ -137,9 +137,11 @@ class RuleCreateApi(ApiView):
         data_type_list = serializers.ListField(
             child=serializers.ChoiceField(choices=DataType.values), min_length=1
         )
+        # The optional lists and slackChannel take null for empty.
         secondary_analysis_type_list = serializers.ListField(
             child=serializers.CharField(validators=_pattern(WORKFLOW_NAME_RE)),
             required=False,
+            allow_null=True,
             max_length=rules.MAX_LIST_ENTRIES,
         )
         share_destination = serializers.CharField(
@@ -149,15 +151,20 @@ class RuleCreateApi(ApiView):
         slack_channel = serializers.CharField(
             required=False,
             allow_blank=True,
+            allow_null=True,
             validators=_pattern(rules.SLACK_CHANNEL_RE),
             help_text="Slack channel id or name; empty: no Slack message.",
         )
         notify_emails = serializers.ListField(
-            child=serializers.EmailField(), required=False, max_length=rules.MAX_LIST_ENTRIES
+            child=serializers.EmailField(),
+            required=False,
+            allow_null=True,
+            max_length=rules.MAX_LIST_ENTRIES,
         )
         slack_approvers = serializers.ListField(
             child=serializers.CharField(validators=_pattern(rules.SLACK_ID_RE)),
             required=False,
+            allow_null=True,
             max_length=rules.MAX_LIST_ENTRIES,
         )
 

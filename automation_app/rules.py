@@ -76,6 +76,8 @@ def _string_list(
             cleaned.append(item)
     if non_empty and not cleaned:
         problems.append(f"{name} must not be empty.")
+    elif any(not item.strip() for item in value):
+        problems.append(f"{name} must not contain blank entries.")
     if pattern is not None:
         bad = [item for item in cleaned if not pattern.fullmatch(item)]
         if bad:

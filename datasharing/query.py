@@ -81,8 +81,9 @@ def text_invisible_characters(value: str) -> list[str]:
 
 
 def _format_character_ranges() -> list[tuple[int, int]]:
+    """Ranges of category Cf in the Basic Multilingual Plane."""
     ranges: list[tuple[int, int]] = []
-    for code in range(0x110000):
+    for code in range(0x10000):
         if unicodedata.category(chr(code)) != "Cf":
             continue
         if ranges and ranges[-1][1] == code - 1:
@@ -93,14 +94,13 @@ def _format_character_ranges() -> list[tuple[int, int]]:
 
 
 def _class_range(first: int, last: int) -> str:
-    def escape(code: int) -> str:
-        return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
-
-    return escape(first) if first == last else f"{escape(first)}-{escape(last)}"
+    return f"\\u{first:04x}" if first == last else f"\\u{first:04x}-\\u{last:04x}"
 
 
-# Character classes for patterns shared by the runtime checks and the OpenAPI document (Python
-# `re` reads `\uXXXX` and `\UXXXXXXXX`; JSON Schema validators read the BMP escapes).
+# Character classes for the patterns the OpenAPI document states, in the `\\uXXXX` escapes that
+# both Python and JSON Schema (ECMA-262) validators read. They name the format characters of the
+# Basic Multilingual Plane only (ECMA has no common escape for the others); the runtime checks
+# (`is_invisible_character`) refuse every Cf character.
 CONTROL_CLASS = "\\u0000-\\u001f\\u007f-\\u009f"
 INVISIBLE_CLASS = CONTROL_CLASS + "".join(
     _class_range(first, last) for first, last in _format_character_ranges()
