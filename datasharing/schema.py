@@ -166,6 +166,9 @@ ERROR_DESCRIPTIONS = {
     "404": "No such id, or a page past the last one.",
     "413": "Request body too large.",
     "415": "Unsupported media type: send the body as documented.",
+    "414": "The request line (URL with its query) is longer than 8190 bytes: answered by the "
+    "web server (gunicorn --limit-request-line) before the API, not in JSON. Split long "
+    "filter lists over several requests.",
 }
 
 
@@ -179,7 +182,8 @@ def _operations(result: dict[str, Any]) -> Iterator[dict[str, Any]]:
 def _error_codes(operation: dict[str, Any]) -> list[str]:
     """Codes an operation can answer besides those it declares: 401/403 where a user is needed;
     400 for any authenticated operation (every API view refuses unknown query keys) or one with
-    parameters; 404 with a path id or pages; 413 with a body, 415 with a parsed one."""
+    parameters; 404 with a path id or pages; 413 with a body, 415 with a parsed one; 414 where
+    list parameters can make a URL longer than the web server reads."""
     parameters = operation.get("parameters", [])
     secured = bool(operation.get("security"))
     has_body = "requestBody" in operation
@@ -196,6 +200,8 @@ def _error_codes(operation: dict[str, Any]) -> list[str]:
         codes += ["401", "403"]
     if any(p["in"] == "path" or p["name"] == "page" for p in parameters):
         codes.append("404")
+    if any(p["in"] == "query" and p["schema"].get("type") == "array" for p in parameters):
+        codes.append("414")
     if has_body:
         codes.append("413")
     if parsed_body:
@@ -248,7 +254,7 @@ def error_responses_hook(
         for code in _error_codes(operation):
             responses.setdefault(code, {"description": ERROR_DESCRIPTIONS[code]})
         for code, response in responses.items():
-            if code.startswith(("4", "5")) and not response.get("content"):
+            if code.startswith(("4", "5")) and code != "414" and not response.get("content"):
                 response["content"] = error_body
         operation["responses"] = dict(sorted(responses.items()))
     _close_request_schemas(result)
