@@ -81,7 +81,9 @@ class StrictSerializer(serializers.Serializer):
         if isinstance(data, Mapping):
             unknown = sorted(str(key) for key in data if key not in self.fields)
             if unknown:
-                known = ", ".join(camel(str(name)) for name in self.fields.keys()) or "none"
+                # `.keys()`: the stubs type iterating a BindingDict as its fields.
+                names = self.fields.keys()
+                known = ", ".join(camel(str(name)) for name in names) or "none"
                 raise serializers.ValidationError(
                     {
                         api_settings.NON_FIELD_ERRORS_KEY: [
