@@ -93,7 +93,6 @@ def list_parameter(
     enum: list[str] | None = None,
     choices: list[str] | None = None,
     max_length: int = MAX_VALUE_LENGTH,
-    deprecated: bool = False,
 ) -> OpenApiParameter:
     """A query parameter read with `datasharing.query.query_list` (same pattern and bounds) or
     `query_choices` (`enum`: exactly these values; `choices`: these in any case). Without any
@@ -110,7 +109,6 @@ def list_parameter(
         name,
         {"type": "array", "items": items, "maxItems": MAX_LIST_VALUES},
         description=description + " Repeat the key or comma-separate values.",
-        deprecated=deprecated,
     )
 
 

@@ -41,10 +41,10 @@ from packages_app.package_request import ID_PATTERNS, NO_PREFIX, PATH_PREFIX_RE
 
 # The patterns `package_request_parse` and `package_name_validate` check, in one regex each
 # (".." refused by a lookahead; `\\w` written out: the document's readers are not ASCII-only).
-_PREFIX_PATTERN = json_pattern(
+PATH_PREFIX_PATTERN = json_pattern(
     f"^(?:{re.escape(NO_PREFIX)}|(?!.*\\.\\.){PATH_PREFIX_RE.pattern[1:-1]})$"
 )
-_PACKAGE_NAME_PATTERN = json_pattern(r"^(?!.*\.\.)[A-Za-z][A-Za-z0-9_.+-]+$")
+PACKAGE_NAME_PATTERN = json_pattern(r"^(?!.*\.\.)[A-Za-z][A-Za-z0-9_.+-]+$")
 
 
 def _id_list(name: str, **kwargs: Any) -> serializers.ListField:
@@ -84,13 +84,13 @@ class PackageRequestSerializer(serializers.Serializer):
     primary_data_path_prefix = serializers.CharField(
         required=False,
         default="fastq",
-        validators=[RegexValidator(_PREFIX_PATTERN)],
+        validators=[RegexValidator(PATH_PREFIX_PATTERN)],
         help_text="`fastq`, `primary`, another folder name or `/`.",
     )
     secondary_analysis_path_prefix = serializers.CharField(
         required=False,
         default="secondary-analysis",
-        validators=[RegexValidator(_PREFIX_PATTERN)],
+        validators=[RegexValidator(PATH_PREFIX_PATTERN)],
         help_text="`secondary-analysis`, `analysis`, another folder name or `/`.",
     )
 
@@ -186,7 +186,7 @@ class PackageCreateApi(ApiView):
         # The request as documented (the OpenAPI request body); never used to validate.
         package_name = serializers.CharField(
             max_length=PACKAGE_NAME_MAX_LENGTH,
-            validators=[RegexValidator(_PACKAGE_NAME_PATTERN)],
+            validators=[RegexValidator(PACKAGE_NAME_PATTERN)],
             help_text="A letter, then letters, digits, '_', '.', '+', '-' (no '..').",
         )
         package_request = PackageRequestSerializer()

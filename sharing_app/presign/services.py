@@ -165,9 +165,13 @@ def _file_url_expiry(requested: int | None) -> int:
         return min(int(settings.PRESIGN_FILE_URL_EXPIRY_SECONDS), limit)
     minimum = min(int(settings.PRESIGN_FILE_URL_MIN_EXPIRY_SECONDS), limit)
     if not minimum <= requested <= limit:
+        reason = (
+            " (download URLs shorter than that expire before the script is run)"
+            if requested < minimum
+            else ""
+        )
         raise DomainError(
-            f"fileUrlExpirySeconds must be between {minimum} and {limit} seconds"
-            f"{' (download URLs shorter than that expire before the script is run)' if requested < minimum else ''}.",
+            f"fileUrlExpirySeconds must be between {minimum} and {limit} seconds{reason}.",
             details={"file_url_expiry_seconds": requested, "minimum": minimum, "maximum": limit},
         )
     return requested

@@ -73,6 +73,9 @@ CONFIG = SchemathesisConfig.from_dict(
             "allow-x00": True,
             "deterministic": True,
             "database": "none",
+            # The admin's token is sent with every request; schemathesis' own auth checks send
+            # requests without it and with a forged one.
+            "with-security-parameters": False,
         },
         "operations": [
             {
@@ -246,3 +249,37 @@ def test_api_answers_as_documented(case: Any, fuzz_data: FuzzData) -> None:
             case.call_and_validate(headers={"Authorization": f"Bearer {fuzz_data.token}"})
         finally:
             transaction.set_rollback(True)
+
+
+APIWorkflow = schema.as_state_machine()
+
+
+def test_api_workflows_answer_as_documented(fuzz_data: FuzzData) -> None:
+    """Sequences of operations along the links schemathesis infers (an id a response returns
+    fed to the operations that take it), each scenario rolled back."""
+
+    class Workflow(APIWorkflow):  # type: ignore[misc, valid-type]
+        def setup(self) -> None:
+            self.savepoint = transaction.savepoint()
+
+        def teardown(self) -> None:
+            transaction.savepoint_rollback(self.savepoint)
+
+    # As configured headers, so that schemathesis knows them for valid credentials (its auth
+    # checks then probe without them and with forged ones).
+    config = Workflow.schema.config
+    saved = config.headers
+    config.headers = {"Authorization": f"Bearer {fuzz_data.token}"}
+    try:
+        Workflow.run(
+            settings=settings(
+                max_examples=MAX_EXAMPLES,
+                stateful_step_count=6,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
+        )
+    finally:
+        config.headers = saved

@@ -13,7 +13,7 @@ from catalog_app.api import S3_URI_RE
 from datasharing import s3
 from datasharing.errors import DomainError
 from datasharing.schema import json_pattern
-from packages_app.api import _PACKAGE_NAME_PATTERN, _PREFIX_PATTERN
+from packages_app.api import PACKAGE_NAME_PATTERN, PATH_PREFIX_PATTERN
 from packages_app.package_request import package_name_validate, package_request_parse
 from sharing_app.destinations.destination import DESTINATION_RE, parse_destination
 
@@ -178,7 +178,7 @@ def test_the_prefix_pattern_accepts_what_the_request_parser_accepts(value: str) 
         parsed = True
     except DomainError:
         parsed = False
-    assert bool(re.search(_PREFIX_PATTERN, value)) == parsed
+    assert bool(re.search(PATH_PREFIX_PATTERN, value)) == parsed
 
 
 @pytest.mark.parametrize(
@@ -191,4 +191,4 @@ def test_the_package_name_pattern_accepts_what_the_service_accepts(value: str) -
         accepted = True
     except DomainError:
         accepted = False
-    assert bool(re.search(_PACKAGE_NAME_PATTERN, value)) == accepted
+    assert bool(re.search(PACKAGE_NAME_PATTERN, value)) == accepted
