@@ -32,7 +32,7 @@ from datasharing.api import ApiView
 from datasharing.auth import request_user
 from datasharing.errors import DomainError
 from datasharing.pagination import EnvelopePagination
-from datasharing.query import parse_int, query_bool, query_choices, query_list
+from datasharing.query import query_bool, query_choices, query_list
 from datasharing.schema import bool_parameter, json_pattern, list_parameter
 from packages_app.models import DataType
 from sharing_app.destinations.destination import DESTINATION_RE, MAX_DESTINATION_LENGTH
@@ -290,12 +290,11 @@ class ShareListApi(ApiView):
     def get(self, request: Request) -> Response:
         params = request.query_params
         references = query_list(params, "rule", pattern=RULE_REFERENCE_RE)
-        # A number is a rule id (one beyond any id a row can have matches nothing), anything
-        # else a job name: the selector gets typed values, never a string to convert.
-        rule_ids = [n for n in (parse_int(ref) for ref in references) if n is not None]
+        # At most 19 ASCII digits (the pattern): a rule id, else a job name. The selector gets
+        # typed values; an id beyond any row's matches nothing.
         shares = selectors.auto_share_list(
-            rule_ids=rule_ids,
-            job_names=[ref for ref in references if not ref.isascii() or not ref.isdigit()],
+            rule_ids=[int(ref) for ref in references if ref.isdigit()],
+            job_names=[ref for ref in references if not ref.isdigit()],
             statuses=query_choices(params, "status", AutoShareStatus.values),
             instrument_run_ids=query_list(params, "run", pattern=INSTRUMENT_RUN_ID_RE),
         )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from data_sharing_formats.identifiers import PACKAGE_NAME_MAX_LENGTH, PACKAGE_NAME_RE
+from data_sharing_formats.identifiers import PACKAGE_NAME_MAX_LENGTH
 from django.conf import settings
 from django.core.validators import RegexValidator
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
@@ -45,6 +45,7 @@ PATH_PREFIX_PATTERN = json_pattern(
     f"^(?:{re.escape(NO_PREFIX)}|(?!.*\\.\\.){PATH_PREFIX_RE.pattern[1:-1]})$"
 )
 PACKAGE_NAME_PATTERN = json_pattern(r"^(?!.*\.\.)[A-Za-z][A-Za-z0-9_.+-]+$")
+PACKAGE_NAME_FILTER_RE = re.compile(PACKAGE_NAME_PATTERN)
 
 
 def _id_list(name: str, **kwargs: Any) -> serializers.ListField:
@@ -140,9 +141,11 @@ class PackageListApi(ApiView):
     OutputSerializer = PackageDetailApi.OutputSerializer
     pagination_class = EnvelopePagination
     query_parameters = [
-        list_parameter("packageName", "Package names.", pattern=PACKAGE_NAME_RE),
+        list_parameter("packageName", "Package names.", pattern=PACKAGE_NAME_FILTER_RE),
         list_parameter(
-            "packageName[]", "Package names (the predecessor's key).", pattern=PACKAGE_NAME_RE
+            "packageName[]",
+            "Package names (the predecessor's key).",
+            pattern=PACKAGE_NAME_FILTER_RE,
         ),
         list_parameter("status", "Statuses.", enum=PackageStatus.values),
         list_parameter("status[]", "Statuses (the predecessor's key).", enum=PackageStatus.values),
@@ -156,8 +159,8 @@ class PackageListApi(ApiView):
     def get(self, request: Request) -> Response:
         params = request.query_params
         package_names = [
-            *query_list(params, "packageName", pattern=PACKAGE_NAME_RE),
-            *query_list(params, "packageName[]", pattern=PACKAGE_NAME_RE),
+            *query_list(params, "packageName", pattern=PACKAGE_NAME_FILTER_RE),
+            *query_list(params, "packageName[]", pattern=PACKAGE_NAME_FILTER_RE),
         ]
         packages = selectors.package_list(
             package_names=package_names,

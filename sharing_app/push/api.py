@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from datasharing.api import ApiView, StrictSerializer
 from datasharing.auth import request_user
 from datasharing.pagination import EnvelopePagination
-from datasharing.query import public_id_re, query_choices, query_datetime, query_list, query_text
+from datasharing.query import query_choices, query_datetime, query_list, query_text
 from datasharing.schema import DocumentedPattern, date_parameter, list_parameter, text_parameter
 from packages_app.selectors import package_get
 from sharing_app.destinations.destination import (
@@ -30,7 +30,6 @@ from sharing_app.destinations.destination import (
 from sharing_app.push import selectors, services
 from sharing_app.push.models import PushFile, PushFileStatus, PushJob, PushStatus
 
-PACKAGE_ID_RE = public_id_re("pkg")
 SUBJECT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,254}$")
 
 
@@ -131,7 +130,8 @@ class PushListApi(ApiView):
     OutputSerializer = PushDetailApi.OutputSerializer
     pagination_class = EnvelopePagination
     query_parameters = [
-        list_parameter("packageId", "Package ids.", pattern=PACKAGE_ID_RE),
+        # Not a pattern: a value that is no package id matches nothing (predecessor behaviour).
+        list_parameter("packageId", "Package ids."),
         list_parameter("status", "Statuses.", choices=PushStatus.values),
         text_parameter("destination", "Destination prefix."),
         date_parameter("requestedAfter", "Requested at or after."),
@@ -142,7 +142,7 @@ class PushListApi(ApiView):
     def get(self, request: Request) -> Response:
         params = request.query_params
         jobs = selectors.push_job_list(
-            package_ids=query_list(params, "packageId", pattern=PACKAGE_ID_RE),
+            package_ids=query_list(params, "packageId"),
             statuses=_statuses(params, PushStatus.values),
             destination=query_text(params, "destination"),
             requested_after=query_datetime(params, "requestedAfter"),
@@ -243,7 +243,8 @@ class PushFileSearchApi(ApiView):
         list_parameter("libraryId", "Library ids.", pattern=IDENTIFIER_RE),
         list_parameter("subjectId", "Internal or external subject ids.", pattern=SUBJECT_ID_RE),
         list_parameter("projectId", "Project ids.", pattern=IDENTIFIER_RE),
-        list_parameter("packageId", "Package ids.", pattern=PACKAGE_ID_RE),
+        # Not a pattern: a value that is no package id matches nothing (predecessor behaviour).
+        list_parameter("packageId", "Package ids."),
         list_parameter("status", "File statuses.", choices=PushFileStatus.values),
         text_parameter(
             "destination", "Prefix of the destination URI (or of the push's destination)."
@@ -259,7 +260,7 @@ class PushFileSearchApi(ApiView):
             library_ids=query_list(params, "libraryId", pattern=IDENTIFIER_RE),
             subject_ids=query_list(params, "subjectId", pattern=SUBJECT_ID_RE),
             project_ids=query_list(params, "projectId", pattern=IDENTIFIER_RE),
-            package_ids=query_list(params, "packageId", pattern=PACKAGE_ID_RE),
+            package_ids=query_list(params, "packageId"),
             statuses=_statuses(params, PushFileStatus.values),
             destination=query_text(params, "destination"),
             completed_after=query_datetime(params, "completedAfter"),

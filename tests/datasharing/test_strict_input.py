@@ -11,7 +11,8 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from automation_app import selectors as automation_selectors
-from automation_app.models import AutoShareRule
+from automation_app.models import AutoShare, AutoShareRule, AutoShareStatus
+from catalog_app.models import SequencingRun
 from datasharing.query import MAX_INT
 from packages_app.models import Package
 from sharing_app.presign.models import Presign
@@ -34,6 +35,14 @@ def rule(admin_user: Any) -> AutoShareRule:
 
 
 @pytest.fixture
+def share(rule: AutoShareRule) -> AutoShare:
+    run = SequencingRun.objects.create(instrument_run_id="241114_A01052_0001_ABCDEF")
+    return AutoShare.objects.create(
+        rule=rule, run=run, status=AutoShareStatus.AWAITING_APPROVAL, share_destination="s3://b/x/"
+    )
+
+
+@pytest.fixture
 def pending_package(curator: Any) -> Package:
     return Package.objects.create(package_name="pending-package", request={}, requested_by=curator)
 
@@ -48,15 +57,17 @@ def test_a_rule_id_too_large_for_any_database_is_a_400(viewer_client: APIClient)
 
 
 def test_a_rule_id_beyond_a_64_bit_row_id_matches_nothing(
-    viewer_client: APIClient, rule: AutoShareRule
+    viewer_client: APIClient, share: AutoShare
 ) -> None:
     response = viewer_client.get(SHARES, {"rule": str(MAX_INT + 1)})
     assert response.status_code == 200
     assert response.json()["pagination"]["count"] == 0
+    response = viewer_client.get(SHARES, {"rule": str(share.rule_id)})
+    assert response.json()["pagination"]["count"] == 1
 
 
 def test_the_share_selector_never_hands_an_out_of_range_id_to_the_database(
-    rule: AutoShareRule,
+    share: AutoShare,
 ) -> None:
     # SQLite raised OverflowError on ids past 2**63-1; the suite runs on Postgres, so the
     # selector's own filter is checked here.
@@ -72,9 +83,16 @@ def test_a_rule_reference_that_is_neither_an_id_nor_a_job_name_is_a_400(
     assert response.status_code == 400, response.json()
 
 
-def test_rules_are_found_by_id_or_job_name(viewer_client: APIClient, rule: AutoShareRule) -> None:
-    for reference in (str(rule.pk), rule.job_name, f"{rule.pk},{rule.job_name}"):
-        assert viewer_client.get(SHARES, {"rule": reference}).status_code == 200
+def test_shares_are_found_by_rule_id_or_job_name(
+    viewer_client: APIClient, share: AutoShare
+) -> None:
+    rule = share.rule
+    nothing = f"{MAX_INT},other-rule"
+    for reference in (str(rule.pk), rule.job_name, f"{rule.pk},{rule.job_name}", nothing):
+        response = viewer_client.get(SHARES, {"rule": reference})
+        assert response.status_code == 200
+        expected = 0 if reference == nothing else 1
+        assert response.json()["pagination"]["count"] == expected, reference
 
 
 def test_a_slack_timestamp_that_is_not_ascii_digits_is_a_401_with_a_secret_set(
