@@ -32,4 +32,4 @@ RUN SECRET_KEY=collectstatic-only ALLOWED_HOSTS=localhost DATABASE_URL=sqlite://
 RUN useradd --system --uid 1000 datasharing && mkdir -p /app/var && chown datasharing /app/var
 USER datasharing
 EXPOSE 8000
-CMD ["gunicorn", "datasharing.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", "--threads", "4", "--timeout", "120", "--access-logfile", "-"]
+CMD ["gunicorn", "datasharing.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", "--threads", "4", "--timeout", "120", "--limit-request-line", "8190", "--access-logfile", "-"]

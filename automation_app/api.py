@@ -11,27 +11,38 @@ as given.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from drf_spectacular.utils import (
-    OpenApiParameter,
-    OpenApiResponse,
-    extend_schema,
-    extend_schema_serializer,
+from data_sharing_formats.identifiers import (
+    IDENTIFIER_RE,
+    INSTRUMENT_RUN_ID_RE,
+    WORKFLOW_NAME_RE,
 )
+from django.core.validators import RegexValidator
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from automation_app import rules, selectors
 from automation_app.events.models import EventStatus, ReceivedEvent
 from automation_app.models import AutoShare, AutoShareRule, AutoShareStatus
+from datasharing.api import ApiView
 from datasharing.auth import request_user
 from datasharing.errors import DomainError
 from datasharing.pagination import EnvelopePagination
 from datasharing.query import query_bool, query_choices, query_list
-from datasharing.schema import list_parameter
+from datasharing.schema import bool_parameter, json_pattern, list_parameter
+from packages_app.models import DataType
+from sharing_app.destinations.destination import DESTINATION_RE, MAX_DESTINATION_LENGTH
+
+# `?rule=`: a rule id (ASCII digits) or a job name.
+RULE_REFERENCE_RE = re.compile(f"^(?:[0-9]{{1,19}}|{rules.JOB_NAME_RE.pattern[1:-1]})$")
+
+
+def _pattern(regex: re.Pattern[str]) -> list[RegexValidator]:
+    return [RegexValidator(json_pattern(regex))]
 
 
 def _rule_values(request: Request) -> dict[str, Any]:
@@ -44,7 +55,7 @@ def _rule_values(request: Request) -> dict[str, Any]:
 # --- Rules --------------------------------------------------------------------------------------
 
 
-class RuleDetailApi(APIView):
+class RuleDetailApi(ApiView):
     @extend_schema_serializer(component_name="Rule")
     class OutputSerializer(serializers.ModelSerializer):
         """An auto-share rule (the predecessor's job fields, plus approval and notification targets)."""
@@ -87,55 +98,85 @@ class RuleDetailApi(APIView):
         return Response(self.OutputSerializer(rule).data)
 
 
-class RuleListApi(APIView):
+class RuleListApi(ApiView):
     OutputSerializer = RuleDetailApi.OutputSerializer
     pagination_class = EnvelopePagination
+    query_parameters = [
+        list_parameter("jobName", "Job names.", pattern=rules.JOB_NAME_RE),
+        bool_parameter("enabled", "Only enabled (true) or disabled rules."),
+    ]
 
     @extend_schema(
-        operation_id="auto_share_rule_list",
-        parameters=[
-            list_parameter("jobName", "Job names."),
-            OpenApiParameter("enabled", bool, description="Only enabled (true) or disabled rules."),
-        ],
-        responses={200: OutputSerializer(many=True)},
+        operation_id="auto_share_rule_list", responses={200: OutputSerializer(many=True)}
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
         rule_list = selectors.auto_share_rule_list(
-            job_names=query_list(params, "jobName"), enabled=query_bool(params, "enabled")
+            job_names=query_list(params, "jobName", pattern=rules.JOB_NAME_RE),
+            enabled=query_bool(params, "enabled"),
         )
         return self.pagination_class.response(
             queryset=rule_list, serializer_class=self.OutputSerializer, request=request, view=self
         )
 
 
-class RuleCreateApi(APIView):
+class RuleCreateApi(ApiView):
     @extend_schema_serializer(component_name="RuleInput")
     class InputSerializer(serializers.Serializer):
         """A rule as written (create: `jobName`, `projectIdList`, `dataTypeList` and
-        `shareDestination` required; PATCH: any subset). Unknown fields are refused."""
+        `shareDestination` required; PATCH: any subset). Documentation only: the rules
+        service validates the body, names every problem and refuses unknown fields."""
 
-        job_name = serializers.CharField(required=False)
+        job_name = serializers.CharField(validators=_pattern(rules.JOB_NAME_RE))
         enabled = serializers.BooleanField(required=False, default=True)
-        project_id_list = serializers.ListField(child=serializers.CharField(), required=False)
+        project_id_list = serializers.ListField(
+            child=serializers.CharField(validators=_pattern(IDENTIFIER_RE)),
+            min_length=1,
+            max_length=rules.MAX_LIST_ENTRIES,
+        )
         data_type_list = serializers.ListField(
-            child=serializers.ChoiceField(choices=["fastq", "secondaryAnalysis"]), required=False
+            child=serializers.ChoiceField(choices=DataType.values), min_length=1
         )
+        # The optional lists and slackChannel take null for empty.
         secondary_analysis_type_list = serializers.ListField(
-            child=serializers.CharField(), required=False
+            child=serializers.CharField(validators=_pattern(WORKFLOW_NAME_RE)),
+            required=False,
+            allow_null=True,
+            max_length=rules.MAX_LIST_ENTRIES,
         )
-        share_destination = serializers.CharField(required=False)
+        share_destination = serializers.CharField(
+            max_length=MAX_DESTINATION_LENGTH, validators=_pattern(DESTINATION_RE)
+        )
         require_approval = serializers.BooleanField(required=False, default=True)
-        slack_channel = serializers.CharField(required=False, allow_blank=True)
-        notify_emails = serializers.ListField(child=serializers.EmailField(), required=False)
-        slack_approvers = serializers.ListField(child=serializers.CharField(), required=False)
+        slack_channel = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            allow_null=True,
+            validators=_pattern(rules.SLACK_CHANNEL_RE),
+            help_text="Slack channel id or name; empty: no Slack message.",
+        )
+        notify_emails = serializers.ListField(
+            child=serializers.EmailField(),
+            required=False,
+            allow_null=True,
+            max_length=rules.MAX_LIST_ENTRIES,
+        )
+        slack_approvers = serializers.ListField(
+            child=serializers.CharField(validators=_pattern(rules.SLACK_ID_RE)),
+            required=False,
+            allow_null=True,
+            max_length=rules.MAX_LIST_ENTRIES,
+        )
 
     OutputSerializer = RuleDetailApi.OutputSerializer
 
     @extend_schema(
         operation_id="auto_share_rule_create",
         request=InputSerializer,
-        responses={201: OutputSerializer},
+        responses={
+            201: OutputSerializer,
+            403: OpenApiResponse(description="The destination is not allowed for you."),
+        },
         description="Create a rule (curators). 400: invalid or missing fields, a jobName in use; "
         "403: the destination is not allowed for you.",
     )
@@ -147,7 +188,7 @@ class RuleCreateApi(APIView):
         return Response(self.OutputSerializer(rule).data, status=status.HTTP_201_CREATED)
 
 
-class RuleUpdateApi(APIView):
+class RuleUpdateApi(ApiView):
     InputSerializer = RuleCreateApi.InputSerializer
     OutputSerializer = RuleDetailApi.OutputSerializer
 
@@ -174,13 +215,14 @@ class RuleUpdateApi(APIView):
         return Response(self.OutputSerializer(rule).data)
 
 
-class RuleDeleteApi(APIView):
+class RuleDeleteApi(ApiView):
     @extend_schema(
         operation_id="auto_share_rule_delete",
         request=None,
         responses={
             204: None,
             403: OpenApiResponse(description="Not the rule's creator or an admin."),
+            409: OpenApiResponse(description="The rule has made shares: disable it instead."),
         },
         description="Delete a rule that has made no shares (409 otherwise: disable it instead).",
     )
@@ -193,7 +235,7 @@ class RuleDeleteApi(APIView):
 # --- Shares and events --------------------------------------------------------------------------
 
 
-class ShareDetailApi(APIView):
+class ShareDetailApi(ApiView):
     @extend_schema_serializer(component_name="Share")
     class OutputSerializer(serializers.ModelSerializer):
         """What one rule did for one instrument run."""
@@ -240,32 +282,33 @@ class ShareDetailApi(APIView):
         return Response(self.OutputSerializer(share).data)
 
 
-class ShareListApi(APIView):
+class ShareListApi(ApiView):
     OutputSerializer = ShareDetailApi.OutputSerializer
     pagination_class = EnvelopePagination
+    query_parameters = [
+        list_parameter("rule", "Rule ids or job names.", pattern=RULE_REFERENCE_RE),
+        list_parameter("status", "Statuses.", choices=AutoShareStatus.values),
+        list_parameter("run", "Instrument run ids.", pattern=INSTRUMENT_RUN_ID_RE),
+    ]
 
-    @extend_schema(
-        operation_id="auto_share_list",
-        parameters=[
-            list_parameter("rule", "Rule ids or job names."),
-            list_parameter("status", f"Statuses ({', '.join(AutoShareStatus.values)})."),
-            list_parameter("run", "Instrument run ids."),
-        ],
-        responses={200: OutputSerializer(many=True)},
-    )
+    @extend_schema(operation_id="auto_share_list", responses={200: OutputSerializer(many=True)})
     def get(self, request: Request) -> Response:
         params = request.query_params
+        references = query_list(params, "rule", pattern=RULE_REFERENCE_RE)
+        # At most 19 ASCII digits (the pattern): a rule id, else a job name. The selector gets
+        # typed values; an id beyond any row's matches nothing.
         shares = selectors.auto_share_list(
-            rules=query_list(params, "rule"),
+            rule_ids=[int(ref) for ref in references if ref.isdigit()],
+            job_names=[ref for ref in references if not ref.isdigit()],
             statuses=query_choices(params, "status", AutoShareStatus.values),
-            instrument_run_ids=query_list(params, "run"),
+            instrument_run_ids=query_list(params, "run", pattern=INSTRUMENT_RUN_ID_RE),
         )
         return self.pagination_class.response(
             queryset=shares, serializer_class=self.OutputSerializer, request=request, view=self
         )
 
 
-class EventListApi(APIView):
+class EventListApi(ApiView):
     @extend_schema_serializer(component_name="Event")
     class OutputSerializer(serializers.ModelSerializer):
         """A message taken from the events queue and what became of it."""
@@ -288,14 +331,13 @@ class EventListApi(APIView):
             ]
 
     pagination_class = EnvelopePagination
+    query_parameters = [
+        list_parameter("status", "Statuses.", choices=EventStatus.values),
+        list_parameter("detailType", "Detail types (ReadSetsAdded, FastqListRowsAdded, ...)."),
+    ]
 
     @extend_schema(
-        operation_id="auto_share_event_list",
-        parameters=[
-            list_parameter("status", f"Statuses ({', '.join(EventStatus.values)})."),
-            list_parameter("detailType", "Detail types (ReadSetsAdded, FastqListRowsAdded, ...)."),
-        ],
-        responses={200: OutputSerializer(many=True)},
+        operation_id="auto_share_event_list", responses={200: OutputSerializer(many=True)}
     )
     def get(self, request: Request) -> Response:
         params = request.query_params

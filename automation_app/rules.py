@@ -85,8 +85,10 @@ def _string_list(
             cleaned.append(item)
     if non_empty and not cleaned:
         problems.append(f"{name} must not be empty.")
+    elif any(not item.strip() for item in value):
+        problems.append(f"{name} must not contain blank entries.")
     if pattern is not None:
-        bad = [item for item in cleaned if not pattern.match(item)]
+        bad = [item for item in cleaned if not pattern.fullmatch(item)]
         if bad:
             problems.append(
                 f"{name}: not a valid {what}: {', '.join(repr(b[:60]) for b in bad[:10])}."
@@ -104,7 +106,7 @@ def _bool(name: str, value: Any, problems: list[str]) -> bool:
 def _validate_field(name: str, value: Any, problems: list[str]) -> Any:
     """The cleaned model value of one field (problems appended when invalid)."""
     if name == "jobName":
-        if not isinstance(value, str) or not JOB_NAME_RE.match(value.strip()):
+        if not isinstance(value, str) or not JOB_NAME_RE.fullmatch(value.strip()):
             problems.append(
                 f"jobName {str(value)[:60]!r} is not valid: start with a letter, then letters, "
                 "digits, '_', '.' or '-', at most 100 characters."
@@ -136,7 +138,7 @@ def _validate_field(name: str, value: Any, problems: list[str]) -> Any:
             problems.append(f"shareDestination: {exc.message}")
             return ""
     if name == "slackChannel":
-        if not isinstance(value, str) or (value and not SLACK_CHANNEL_RE.match(value)):
+        if not isinstance(value, str) or (value and not SLACK_CHANNEL_RE.fullmatch(value)):
             problems.append(
                 f"slackChannel {str(value)[:60]!r} is not a Slack channel id or name "
                 "(such as C0123456789)."

@@ -8,6 +8,7 @@ from automation_app.events.models import ReceivedEvent
 from automation_app.models import AutoShare, AutoShareRule
 from datasharing.errors import NotFound
 from datasharing.ids import normalize_id
+from datasharing.query import MAX_INT
 
 
 def auto_share_rule_list(
@@ -30,15 +31,17 @@ def auto_share_rule_get(*, rule_id: int) -> AutoShareRule:
 
 def auto_share_list(
     *,
-    rules: list[str] | None = None,
+    rule_ids: list[int] | None = None,
+    job_names: list[str] | None = None,
     statuses: list[str] | None = None,
     instrument_run_ids: list[str] | None = None,
 ) -> QuerySet[AutoShare]:
-    """`rules` are rule ids or job names."""
+    """Shares of the rules given by id or by job name (either matches). Ids beyond a signed
+    64-bit integer match nothing (SQLite cannot compare them)."""
     shares = AutoShare.objects.select_related("rule", "run", "package", "push_job", "decided_by")
-    if rules:
-        ids = [int(value) for value in rules if value.isdigit()]
-        shares = shares.filter(Q(rule_id__in=ids) | Q(rule__job_name__in=rules))
+    if rule_ids or job_names:
+        ids = [rule_id for rule_id in rule_ids or [] if 0 < rule_id <= MAX_INT]
+        shares = shares.filter(Q(rule_id__in=ids) | Q(rule__job_name__in=job_names or []))
     if statuses:
         shares = shares.filter(status__in=statuses)
     if instrument_run_ids:

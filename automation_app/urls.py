@@ -12,7 +12,7 @@ urlpatterns = [
         name="auto-share-rule-list",
     ),
     path(
-        "rules/<int:rule_id>",
+        "rules/<rowid:rule_id>",
         operations_by_method(
             get=api.RuleDetailApi, patch=api.RuleUpdateApi, delete=api.RuleDeleteApi
         ),

@@ -6,44 +6,68 @@ One view per operation. Every importer answers with `LimsImportApi.OutputSeriali
 (`LimsImportApi.InputSerializer`, component `ImportInput`).
 """
 
+import re
 from typing import Any
 
+from data_sharing_formats.identifiers import (
+    IDENTIFIER_RE,
+    INSTRUMENT_RUN_ID_RE,
+    PORTAL_RUN_ID_RE,
+    WORKFLOW_NAME_RE,
+)
 from django.conf import settings
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from catalog_app import selectors
 from catalog_app.importers.base import ImportResult
-from catalog_app.importers.fastq_list import catalog_import_fastq_list, fastq_list_records_from_csv
+from catalog_app.importers.fastq_list import (
+    catalog_import_fastq_list,
+    fastq_list_base,
+    fastq_list_records_from_csv,
+)
 from catalog_app.importers.lims import catalog_import_lims, lims_records_from_csv
 from catalog_app.importers.storage import catalog_sync_storage
 from catalog_app.importers.workflows import catalog_import_workflows, workflow_records_from_csv
 from catalog_app.models import Library, SequencingRun, WorkflowRun
 from catalog_app.services import catalog_run_fastqs_delete
+from datasharing import s3
+from datasharing.api import ApiView, StrictSerializer
 from datasharing.auth import CURATOR
 from datasharing.csvfile import decode_upload
 from datasharing.errors import PayloadTooLarge
 from datasharing.pagination import EnvelopePagination
 from datasharing.query import query_list
+from datasharing.schema import DocumentedPattern, json_pattern, list_parameter
+
+# Subject ids: internal ids, or the external ids facilities write (longer, same characters).
+SUBJECT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,254}$")
+# What `datasharing.s3.parse_s3_uri` accepts: a valid bucket (no ".."), then a key without
+# control characters or "." / ".." segments.
+_S3_URI = (
+    r"s3://(?![^/]*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
+    r"(?:/(?!\.{1,2}(?:/|$))(?!.*/\.{1,2}(?:/|$))[^\u0000-\u001f\u007f]*)?"
+)
+S3_URI_RE = re.compile(f"^{_S3_URI}$")
+S3_URI_OR_EMPTY_RE = re.compile(f"^(?:{_S3_URI})?$")
 
 
-def _list_param(name: str, description: str) -> OpenApiParameter:
-    return OpenApiParameter(
-        name,
-        str,
-        many=True,
-        description=description + " Repeat the key or separate values with commas.",
-    )
+def _sync_uri_check(uri: str) -> None:
+    if uri:
+        s3.parse_s3_uri(uri)
 
 
 # --- Read-only lists ----------------------------------------------------------------------------
 
+# A lane number, 1 to 64 (as FASTQ lists number them).
+LANE_RE = re.compile(r"[1-9]|[1-5][0-9]|6[0-4]")
 
-class LibraryListApi(APIView):
+
+class LibraryListApi(ApiView):
     class OutputSerializer(serializers.ModelSerializer):
         subject_id = serializers.CharField(source="subject.internal_subject_id", default=None)
         external_subject_id = serializers.CharField(
@@ -82,29 +106,29 @@ class LibraryListApi(APIView):
             return sorted({r.instrument_run_id for r in library.runs.all()})
 
     pagination_class = EnvelopePagination
+    query_parameters = [
+        list_parameter("libraryId", "Library ids.", pattern=IDENTIFIER_RE),
+        list_parameter("subjectId", "Internal or external subject ids.", pattern=SUBJECT_ID_RE),
+        list_parameter("projectId", "Project ids.", pattern=IDENTIFIER_RE),
+        list_parameter("instrumentRunId", "Instrument run ids.", pattern=INSTRUMENT_RUN_ID_RE),
+        list_parameter("sampleId", "Sample ids.", pattern=IDENTIFIER_RE),
+        list_parameter("type", "Library types (WGS, WTS, ctDNA ...)."),
+        list_parameter("assay", "Assays."),
+        list_parameter("phenotype", "Phenotypes (tumor, normal ...)."),
+    ]
 
     @extend_schema(
         operation_id="catalog_libraries_list",
-        parameters=[
-            _list_param("libraryId", "Library ids."),
-            _list_param("subjectId", "Internal or external subject ids."),
-            _list_param("projectId", "Project ids."),
-            _list_param("instrumentRunId", "Instrument run ids."),
-            _list_param("sampleId", "Sample ids."),
-            _list_param("type", "Library types (WGS, WTS, ctDNA ...)."),
-            _list_param("assay", "Assays."),
-            _list_param("phenotype", "Phenotypes (tumor, normal ...)."),
-        ],
         responses={200: OutputSerializer(many=True)},
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
         libraries = selectors.library_list(
-            library_ids=query_list(params, "libraryId"),
-            subject_ids=query_list(params, "subjectId"),
-            project_ids=query_list(params, "projectId"),
-            instrument_run_ids=query_list(params, "instrumentRunId"),
-            sample_ids=query_list(params, "sampleId"),
+            library_ids=query_list(params, "libraryId", pattern=IDENTIFIER_RE),
+            subject_ids=query_list(params, "subjectId", pattern=SUBJECT_ID_RE),
+            project_ids=query_list(params, "projectId", pattern=IDENTIFIER_RE),
+            instrument_run_ids=query_list(params, "instrumentRunId", pattern=INSTRUMENT_RUN_ID_RE),
+            sample_ids=query_list(params, "sampleId", pattern=IDENTIFIER_RE),
             types=query_list(params, "type"),
             assays=query_list(params, "assay"),
             phenotypes=query_list(params, "phenotype"),
@@ -114,7 +138,7 @@ class LibraryListApi(APIView):
         )
 
 
-class RunListApi(APIView):
+class RunListApi(ApiView):
     class OutputSerializer(serializers.ModelSerializer):
         library_count = serializers.IntegerField()
 
@@ -123,27 +147,24 @@ class RunListApi(APIView):
             fields = ["instrument_run_id", "run_date", "library_count"]
 
     pagination_class = EnvelopePagination
+    query_parameters = [
+        list_parameter("instrumentRunId", "Instrument run ids.", pattern=INSTRUMENT_RUN_ID_RE),
+        list_parameter("libraryId", "Library ids.", pattern=IDENTIFIER_RE),
+    ]
 
-    @extend_schema(
-        operation_id="catalog_runs_list",
-        parameters=[
-            _list_param("instrumentRunId", "Instrument run ids."),
-            _list_param("libraryId", "Library ids."),
-        ],
-        responses={200: OutputSerializer(many=True)},
-    )
+    @extend_schema(operation_id="catalog_runs_list", responses={200: OutputSerializer(many=True)})
     def get(self, request: Request) -> Response:
         params = request.query_params
         runs = selectors.run_list(
-            instrument_run_ids=query_list(params, "instrumentRunId"),
-            library_ids=query_list(params, "libraryId"),
+            instrument_run_ids=query_list(params, "instrumentRunId", pattern=INSTRUMENT_RUN_ID_RE),
+            library_ids=query_list(params, "libraryId", pattern=IDENTIFIER_RE),
         )
         return self.pagination_class.response(
             queryset=runs, serializer_class=self.OutputSerializer, request=request, view=self
         )
 
 
-class WorkflowRunListApi(APIView):
+class WorkflowRunListApi(ApiView):
     class OutputSerializer(serializers.ModelSerializer):
         library_ids = serializers.SerializerMethodField()
 
@@ -166,24 +187,24 @@ class WorkflowRunListApi(APIView):
             return sorted(lib.library_id for lib in run.libraries.all())
 
     pagination_class = EnvelopePagination
+    query_parameters = [
+        list_parameter("portalRunId", "Portal run ids.", pattern=PORTAL_RUN_ID_RE),
+        list_parameter("workflowName", "Workflow names.", pattern=WORKFLOW_NAME_RE),
+        list_parameter("status", "Workflow statuses (SUCCEEDED, FAILED ...)."),
+        list_parameter("libraryId", "Library ids.", pattern=IDENTIFIER_RE),
+    ]
 
     @extend_schema(
         operation_id="catalog_workflow_runs_list",
-        parameters=[
-            _list_param("portalRunId", "Portal run ids."),
-            _list_param("workflowName", "Workflow names."),
-            _list_param("status", "Workflow statuses (SUCCEEDED, FAILED ...)."),
-            _list_param("libraryId", "Library ids."),
-        ],
         responses={200: OutputSerializer(many=True)},
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
         runs = selectors.workflow_run_list(
-            portal_run_ids=query_list(params, "portalRunId"),
-            workflow_names=query_list(params, "workflowName"),
+            portal_run_ids=query_list(params, "portalRunId", pattern=PORTAL_RUN_ID_RE),
+            workflow_names=query_list(params, "workflowName", pattern=WORKFLOW_NAME_RE),
             statuses=query_list(params, "status"),
-            library_ids=query_list(params, "libraryId"),
+            library_ids=query_list(params, "libraryId", pattern=IDENTIFIER_RE),
         )
         return self.pagination_class.response(
             queryset=runs, serializer_class=self.OutputSerializer, request=request, view=self
@@ -201,12 +222,12 @@ def _read_upload(upload: Any) -> str:
     return decode_upload(upload.read(), name=upload.name or "file")
 
 
-class LimsImportApi(APIView):
-    parser_classes = [MultiPartParser, FormParser]
+class LimsImportApi(ApiView):
+    parser_classes = [MultiPartParser]
 
     @extend_schema_serializer(component_name="ImportInput")
-    class InputSerializer(serializers.Serializer):
-        file = serializers.FileField(help_text="The CSV file.")
+    class InputSerializer(StrictSerializer):
+        file = serializers.FileField(help_text="The CSV file (UTF-8).")
 
     @extend_schema_serializer(component_name="ImportResult")
     class OutputSerializer(serializers.Serializer):
@@ -231,8 +252,8 @@ class LimsImportApi(APIView):
         return Response(self.OutputSerializer(result).data)
 
 
-class WorkflowImportApi(APIView):
-    parser_classes = [MultiPartParser, FormParser]
+class WorkflowImportApi(ApiView):
+    parser_classes = [MultiPartParser]
 
     InputSerializer = LimsImportApi.InputSerializer
     OutputSerializer = LimsImportApi.OutputSerializer
@@ -250,14 +271,23 @@ class WorkflowImportApi(APIView):
         return Response(self.OutputSerializer(result).data)
 
 
-class FastqListImportApi(APIView):
-    parser_classes = [MultiPartParser, FormParser]
+class FastqListImportApi(ApiView):
+    parser_classes = [MultiPartParser]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         file = serializers.FileField(help_text="BCL Convert fastq_list.csv.")
-        instrumentRunId = serializers.CharField(max_length=255)
+        instrumentRunId = serializers.CharField(
+            max_length=255,
+            validators=[
+                RegexValidator(
+                    json_pattern(INSTRUMENT_RUN_ID_RE), message="Not an instrument run id."
+                )
+            ],
+        )
         baseUri = serializers.CharField(
-            max_length=1024, help_text="s3://bucket/prefix/ the file paths are relative to."
+            max_length=1024,
+            validators=[DocumentedPattern(S3_URI_RE, fastq_list_base)],
+            help_text="s3://bucket/prefix/ the file paths are relative to.",
         )
 
     OutputSerializer = LimsImportApi.OutputSerializer
@@ -278,13 +308,15 @@ class FastqListImportApi(APIView):
         return Response(self.OutputSerializer(result).data)
 
 
-class SyncStorageApi(APIView):
-    class InputSerializer(serializers.Serializer):
+class SyncStorageApi(ApiView):
+    class InputSerializer(StrictSerializer):
         uri = serializers.CharField(
             max_length=1024,
             required=False,
             allow_blank=True,
-            help_text="s3://bucket/prefix/ to catalogue; empty refreshes every catalogued object.",
+            validators=[DocumentedPattern(S3_URI_OR_EMPTY_RE, _sync_uri_check)],
+            help_text="s3://bucket/prefix/ to catalogue; empty or absent refreshes every "
+            "catalogued object.",
         )
 
     OutputSerializer = LimsImportApi.OutputSerializer
@@ -304,41 +336,32 @@ class SyncStorageApi(APIView):
 # --- Removal ------------------------------------------------------------------------------------
 
 
-class RunFastqDeleteApi(APIView):
+class RunFastqDeleteApi(ApiView):
     """Remove FASTQ rows of one instrument run (all, or those of some libraries or lanes), e.g.
     rows a fastq list imported with a wrong base URI. Stored objects seen in storage stay
     catalogued; packages already frozen keep their files."""
 
     required_role = CURATOR
 
-    class InputSerializer(serializers.Serializer):
-        library_id = serializers.ListField(
-            child=serializers.CharField(max_length=100), required=False
-        )
-        lane = serializers.ListField(
-            child=serializers.IntegerField(min_value=1, max_value=64), required=False
-        )
-
     class OutputSerializer(serializers.Serializer):
         instrument_run_id = serializers.CharField()
         removed = serializers.IntegerField(help_text="FASTQ rows removed.")
+
+    query_parameters = [
+        list_parameter(
+            "libraryId", "Only these libraries (base or as sequenced).", pattern=IDENTIFIER_RE
+        ),
+        list_parameter("lane", "Only these lanes (1-64).", pattern=LANE_RE),
+    ]
 
     @extend_schema(
         operation_id="catalog_run_fastqs_delete",
         parameters=[
             OpenApiParameter(
                 "instrument_run_id",
-                str,
+                {"type": "string", "pattern": json_pattern(INSTRUMENT_RUN_ID_RE)},
                 OpenApiParameter.PATH,
                 description="Instrument run id, e.g. 241024_A00130_0336_BHW7MVDSXC.",
-            ),
-            _list_param("libraryId", "Only these libraries (base or as sequenced)."),
-            OpenApiParameter(
-                "lane",
-                int,
-                many=True,
-                description="Only these lanes (1-64). Repeat the key or separate values with "
-                "commas.",
             ),
         ],
         request=None,
@@ -346,14 +369,10 @@ class RunFastqDeleteApi(APIView):
     )
     def delete(self, request: Request, instrument_run_id: str) -> Response:
         params = request.query_params
-        serializer = self.InputSerializer(
-            data={"library_id": query_list(params, "libraryId"), "lane": query_list(params, "lane")}
-        )
-        serializer.is_valid(raise_exception=True)
         removed = catalog_run_fastqs_delete(
             instrument_run_id=instrument_run_id,
-            library_ids=serializer.validated_data.get("library_id") or None,
-            lanes=serializer.validated_data.get("lane") or None,
+            library_ids=query_list(params, "libraryId", pattern=IDENTIFIER_RE) or None,
+            lanes=[int(lane) for lane in query_list(params, "lane", pattern=LANE_RE)] or None,
         )
         return Response(
             self.OutputSerializer({"instrument_run_id": instrument_run_id, "removed": removed}).data

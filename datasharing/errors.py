@@ -13,7 +13,8 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -120,3 +121,40 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if response.status_code >= status.HTTP_500_INTERNAL_SERVER_ERROR:
         logger.error("API error %s: %s", response.status_code, exc)
     return response
+
+
+# --- Errors Django answers itself (no DRF view reached, or a view that crashed) -----------------
+# Every path but the admin's gets the API's error JSON: no HTML page, no stack trace.
+
+
+def _wants_html(request: HttpRequest) -> bool:
+    return request.path.startswith("/admin/")
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _wants_html(request):
+        return defaults.bad_request(request, exception or Exception("bad request"))
+    return JsonResponse({"message": "Bad request."}, status=status.HTTP_400_BAD_REQUEST)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _wants_html(request):
+        return defaults.permission_denied(request, exception or Exception("forbidden"))
+    return JsonResponse({"message": "Forbidden."}, status=status.HTTP_403_FORBIDDEN)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _wants_html(request):
+        return defaults.page_not_found(request, exception or Exception("not found"))
+    return JsonResponse(
+        {"message": f"No such endpoint: {request.path[:200]}"}, status=status.HTTP_404_NOT_FOUND
+    )
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """The exception was logged by Django (`django.request`); the client gets no details."""
+    if _wants_html(request):
+        return defaults.server_error(request)
+    return JsonResponse(
+        {"message": "Internal server error."}, status=status.HTTP_500_INTERNAL_SERVER_ERROR
+    )

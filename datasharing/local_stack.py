@@ -182,6 +182,8 @@ def main() -> int:
                 "4",
                 "--timeout",
                 "120",
+                "--limit-request-line",
+                "8190",  # gunicorn's largest: long filter lists fit (its 414 is documented)
                 "--access-logfile",
                 "-",
             ],

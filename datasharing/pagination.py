@@ -1,7 +1,8 @@
 """The list envelope of SPEC §10, paginated in the database.
 
 `{"links": {"previous", "next"}, "pagination": {"page", "rowsPerPage", "count"}, "results": []}`
-Query parameters: `page` (1-based) and `rowsPerPage`.
+Query parameters: `page` (1-based) and `rowsPerPage`, read by `datasharing.query.query_int`
+(ASCII digits, range-checked).
 
 A list view declares `pagination_class = EnvelopePagination` (the OpenAPI schema reads it) and
 answers with `self.pagination_class.response(...)`: COUNT and LIMIT/OFFSET run in the database.
@@ -13,12 +14,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
-from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
+
+from datasharing.query import MAX_INT, query_int
 
 
 class EnvelopePagination(PageNumberPagination):
@@ -44,26 +46,32 @@ class EnvelopePagination(PageNumberPagination):
         return int(settings.PAGINATION_MAX_ROWS_PER_PAGE)
 
     def get_page_size(self, request: Any) -> int:
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is None:
-            return int(self.page_size or 100)
-        try:
-            size = int(raw)
-        except ValueError:
-            raise ValidationError({"rowsPerPage": "Must be an integer."}) from None
-        if size < 1 or size > self.max_page_size:
-            raise ValidationError({"rowsPerPage": f"Must be between 1 and {self.max_page_size}."})
-        return size
+        size = query_int(
+            request.query_params, self.page_size_query_param, minimum=1, maximum=self.max_page_size
+        )
+        return size if size is not None else int(self.page_size or 100)
 
-    def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> list[Any] | None:
-        raw = request.query_params.get(self.page_query_param)
-        if raw is not None:
-            try:
-                if int(raw) < 1:
-                    raise ValueError
-            except ValueError:
-                raise ValidationError({"page": "Must be a positive integer."}) from None
-        return super().paginate_queryset(queryset, request, view)
+    def get_page_number(self, request: Any, paginator: Any) -> int:
+        """1-based; a page past the last one is a 404 (DRF's "Invalid page.")."""
+        return query_int(request.query_params, self.page_query_param, minimum=1) or 1
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": self.page_query_param,
+                "required": False,
+                "in": "query",
+                "description": "Page number, from 1 (a page past the last one is a 404).",
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_INT},
+            },
+            {
+                "name": self.page_size_query_param,
+                "required": False,
+                "in": "query",
+                "description": f"Rows per page (default {self.page_size or 100}).",
+                "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size},
+            },
+        ]
 
     def get_paginated_response(self, data: Any) -> Response:
         assert self.page is not None

@@ -187,11 +187,8 @@ REST_FRAMEWORK = {
         "djangorestframework_camel_case.render.CamelCaseJSONRenderer",
         "djangorestframework_camel_case.render.CamelCaseBrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": [
-        "datasharing.parsers.SafeCamelCaseJSONParser",
-        "djangorestframework_camel_case.parser.CamelCaseMultiPartParser",
-        "djangorestframework_camel_case.parser.CamelCaseFormParser",
-    ],
+    # JSON bodies only; the CSV importers take multipart uploads (their own parser_classes).
+    "DEFAULT_PARSER_CLASSES": ["datasharing.parsers.SafeCamelCaseJSONParser"],
     "JSON_UNDERSCOREIZE": {"no_underscore_before_number": True},
     "DEFAULT_PAGINATION_CLASS": "datasharing.pagination.EnvelopePagination",
     "PAGE_SIZE": 100,
@@ -199,6 +196,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "datasharing.schema.AutoSchema",
     "DEFAULT_VERSIONING_CLASS": None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # `?format=` is a query parameter of the report endpoint, not a renderer override; every
+    # other query key an operation does not declare is a 400 (datasharing.api.ApiView).
+    "URL_FORMAT_OVERRIDE": None,
 }
 PAGINATION_MAX_ROWS_PER_PAGE = 1000
 
@@ -213,7 +213,12 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.contrib.djangorestframework_camel_case.camelize_serializer_fields",
         "drf_spectacular.hooks.postprocess_schema_enums",
+        "datasharing.schema.error_responses_hook",
     ],
+    # `rules/<rowid:rule_id>`: what datasharing.converters.RowIdConverter accepts.
+    "PATH_CONVERTER_OVERRIDES": {
+        "rowid": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+    },
     "COMPONENT_SPLIT_REQUEST": True,
     "DEFAULT_GENERATOR_CLASS": "datasharing.schema.SchemaGenerator",
     "ENUM_NAME_OVERRIDES": {
@@ -317,6 +322,11 @@ CATALOG_ALLOWED_SOURCES = env.list(
 PRESIGN_FILE_URL_EXPIRY_SECONDS = env.int("PRESIGN_FILE_URL_EXPIRY_SECONDS", default=7 * 24 * 3600)
 PRESIGN_FILE_URL_MAX_EXPIRY_SECONDS = env.int(
     "PRESIGN_FILE_URL_MAX_EXPIRY_SECONDS", default=7 * 24 * 3600
+)
+# The shortest file URL lifetime a caller may ask for: a script whose URLs expire before the
+# recipient can start it is useless (and a 1-second lifetime was accepted silently).
+PRESIGN_FILE_URL_MIN_EXPIRY_SECONDS = env.int(
+    "PRESIGN_FILE_URL_MIN_EXPIRY_SECONDS", default=15 * 60
 )
 # Lifetime of the URL to the script itself (never longer than the file URLs inside it).
 PRESIGN_SCRIPT_URL_EXPIRY_SECONDS = env.int("PRESIGN_SCRIPT_URL_EXPIRY_SECONDS", default=24 * 3600)

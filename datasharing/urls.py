@@ -1,15 +1,13 @@
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path, register_converter
-from django.views.defaults import page_not_found
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
-from datasharing.converters import JobIdConverter
+from datasharing import errors
+from datasharing.converters import JobIdConverter, RowIdConverter
 from datasharing.health import HealthView
 
 register_converter(JobIdConverter, "jobid")
+register_converter(RowIdConverter, "rowid")
 
 urlpatterns = [
     path("healthz", HealthView.as_view(), name="healthz"),
@@ -29,13 +27,7 @@ admin.site.site_header = "datasharing"
 admin.site.site_title = "datasharing admin"
 
 
-def not_found(
-    request: HttpRequest, exception: Exception | None = None, **kwargs: Any
-) -> HttpResponse:
-    """API clients get JSON for unknown paths; browsers get the usual page."""
-    if request.path.startswith("/api/"):
-        return JsonResponse({"message": f"No such endpoint: {request.path}"}, status=404)
-    return page_not_found(request, exception or Exception("not found"))
-
-
-handler404 = not_found
+handler400 = errors.bad_request
+handler403 = errors.permission_denied
+handler404 = errors.not_found
+handler500 = errors.server_error

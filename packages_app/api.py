@@ -12,77 +12,94 @@ documented request shape is `PackageCreateApi.RequestSerializer`.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from drf_spectacular.utils import (
-    OpenApiParameter,
-    OpenApiResponse,
-    extend_schema,
-    extend_schema_serializer,
-)
+from data_sharing_formats.identifiers import PACKAGE_NAME_MAX_LENGTH
+from django.conf import settings
+from django.core.validators import RegexValidator
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from datasharing.api import ApiView, StrictSerializer
 from datasharing.auth import VIEWER, request_user
 from datasharing.pagination import EnvelopePagination
-from datasharing.query import query_datetime, query_list
+from datasharing.query import query_choices, query_datetime, query_list
+from datasharing.schema import date_parameter, json_pattern, list_parameter
 from packages_app import selectors, services
-from packages_app.models import Package, PackageAnalysis, PackageFile, PackageLibrary, PackageStatus
+from packages_app.models import (
+    DataType,
+    Package,
+    PackageAnalysis,
+    PackageFile,
+    PackageLibrary,
+    PackageStatus,
+)
+from packages_app.package_request import ID_PATTERNS, NO_PREFIX, PATH_PREFIX_RE
+
+# The patterns `package_request_parse` and `package_name_validate` check, in one regex each
+# (".." refused by a lookahead; `\\w` written out: the document's readers are not ASCII-only).
+PATH_PREFIX_PATTERN = json_pattern(
+    f"^(?:{re.escape(NO_PREFIX)}|(?!.*\\.\\.){PATH_PREFIX_RE.pattern[1:-1]})$"
+)
+PACKAGE_NAME_PATTERN = json_pattern(r"^(?!.*\.\.)[A-Za-z][A-Za-z0-9_.+-]+$")
+PACKAGE_NAME_FILTER_RE = re.compile(PACKAGE_NAME_PATTERN)
+
+
+def _id_list(name: str, **kwargs: Any) -> serializers.ListField:
+    """A list of ids as `package_request_parse` checks them (pattern, at most
+    PACKAGE_REQUEST_MAX_IDS)."""
+    pattern, _ = ID_PATTERNS[name]
+    return serializers.ListField(
+        child=serializers.CharField(validators=[RegexValidator(json_pattern(pattern))]),
+        required=False,
+        max_length=settings.PACKAGE_REQUEST_MAX_IDS,
+        **kwargs,
+    )
 
 
 class PackageRequestSerializer(serializers.Serializer):
     """The request fields (documentation and output; validation is `package_request_parse`)."""
 
-    library_id_list = serializers.ListField(child=serializers.CharField(), required=False)
-    subject_id_list = serializers.ListField(
-        child=serializers.CharField(), required=False, help_text="Internal or external ids."
-    )
-    individual_id_list = serializers.ListField(child=serializers.CharField(), required=False)
-    project_id_list = serializers.ListField(child=serializers.CharField(), required=False)
-    instrument_run_id_list = serializers.ListField(
-        child=serializers.CharField(),
-        required=False,
+    library_id_list = _id_list("library_id_list")
+    subject_id_list = _id_list("subject_id_list", help_text="Internal or external ids.")
+    individual_id_list = _id_list("individual_id_list")
+    project_id_list = _id_list("project_id_list")
+    instrument_run_id_list = _id_list(
+        "instrument_run_id_list",
         help_text="Restricts the libraries to those with FASTQs on these runs; alone, selects "
         "every library on them.",
     )
-    portal_run_id_list = serializers.ListField(child=serializers.CharField(), required=False)
-    portal_run_id_exclusion_list = serializers.ListField(
-        child=serializers.CharField(), required=False
-    )
+    portal_run_id_list = _id_list("portal_run_id_list")
+    portal_run_id_exclusion_list = _id_list("portal_run_id_exclusion_list")
     data_type_list = serializers.ListField(
-        child=serializers.ChoiceField(choices=["fastq", "secondaryAnalysis"])
+        child=serializers.ChoiceField(choices=DataType.values), min_length=1
     )
-    secondary_analysis_type_list = serializers.ListField(
-        child=serializers.CharField(), required=False, help_text="Workflow names."
+    secondary_analysis_type_list = _id_list(
+        "secondary_analysis_type_list", help_text="Workflow names."
     )
     defrost_archived_fastqs = serializers.BooleanField(required=False, default=False)
     use_workflow_filters = serializers.BooleanField(required=False, default=True)
     primary_data_path_prefix = serializers.CharField(
-        required=False, default="fastq", help_text="`fastq`, `primary`, another folder name or `/`."
+        required=False,
+        default="fastq",
+        validators=[RegexValidator(PATH_PREFIX_PATTERN)],
+        help_text="`fastq`, `primary`, another folder name or `/`.",
     )
     secondary_analysis_path_prefix = serializers.CharField(
         required=False,
         default="secondary-analysis",
+        validators=[RegexValidator(PATH_PREFIX_PATTERN)],
         help_text="`secondary-analysis`, `analysis`, another folder name or `/`.",
-    )
-
-
-def _list_param(name: str, description: str, **kwargs: Any) -> OpenApiParameter:
-    return OpenApiParameter(
-        name,
-        str,
-        many=True,
-        description=description + " Repeat the key or separate values with commas.",
-        **kwargs,
     )
 
 
 # --- Packages -----------------------------------------------------------------------------------
 
 
-class PackageDetailApi(APIView):
+class PackageDetailApi(ApiView):
     @extend_schema_serializer(component_name="Package")
     class OutputSerializer(serializers.ModelSerializer):
         package_request = PackageRequestSerializer(source="request")
@@ -120,31 +137,37 @@ class PackageDetailApi(APIView):
         return Response(self.OutputSerializer(package).data)
 
 
-class PackageListApi(APIView):
+class PackageListApi(ApiView):
     OutputSerializer = PackageDetailApi.OutputSerializer
     pagination_class = EnvelopePagination
+    query_parameters = [
+        list_parameter("packageName", "Package names.", pattern=PACKAGE_NAME_FILTER_RE),
+        list_parameter(
+            "packageName[]",
+            "Package names (the predecessor's key).",
+            pattern=PACKAGE_NAME_FILTER_RE,
+        ),
+        list_parameter("status", "Statuses.", enum=PackageStatus.values),
+        list_parameter("status[]", "Statuses (the predecessor's key).", enum=PackageStatus.values),
+        date_parameter("requestAfter", "Requested at or after."),
+        date_parameter("requestBefore", "Requested before."),
+        date_parameter("completedAfter", "Completed at or after."),
+        date_parameter("completedBefore", "Completed before."),
+    ]
 
-    @extend_schema(
-        operation_id="package_list",
-        parameters=[
-            _list_param("packageName", "Package names (also `packageName[]`)."),
-            _list_param(
-                "status",
-                "Statuses (also `status[]`).",
-                enum=PackageStatus.values,
-            ),
-            OpenApiParameter("requestAfter", str, description="ISO 8601 date or date-time."),
-            OpenApiParameter("requestBefore", str, description="ISO 8601 date or date-time."),
-            OpenApiParameter("completedAfter", str, description="ISO 8601 date or date-time."),
-            OpenApiParameter("completedBefore", str, description="ISO 8601 date or date-time."),
-        ],
-        responses={200: OutputSerializer(many=True)},
-    )
+    @extend_schema(operation_id="package_list", responses={200: OutputSerializer(many=True)})
     def get(self, request: Request) -> Response:
         params = request.query_params
+        package_names = [
+            *query_list(params, "packageName", pattern=PACKAGE_NAME_FILTER_RE),
+            *query_list(params, "packageName[]", pattern=PACKAGE_NAME_FILTER_RE),
+        ]
         packages = selectors.package_list(
-            package_names=query_list(params, "packageName") + query_list(params, "packageName[]"),
-            statuses=query_list(params, "status") + query_list(params, "status[]"),
+            package_names=package_names,
+            statuses=[
+                *query_choices(params, "status", PackageStatus.values, case_sensitive=True),
+                *query_choices(params, "status[]", PackageStatus.values, case_sensitive=True),
+            ],
             requested_after=query_datetime(params, "requestAfter"),
             requested_before=query_datetime(params, "requestBefore"),
             completed_after=query_datetime(params, "completedAfter"),
@@ -155,8 +178,8 @@ class PackageListApi(APIView):
         )
 
 
-class PackageCreateApi(APIView):
-    class InputSerializer(serializers.Serializer):
+class PackageCreateApi(ApiView):
+    class InputSerializer(StrictSerializer):
         # Free-form here: the service validates and names every problem (unknown fields included).
         package_name = serializers.JSONField(required=False)
         package_request = serializers.JSONField(required=False)
@@ -164,7 +187,11 @@ class PackageCreateApi(APIView):
     @extend_schema_serializer(component_name="PackageCreate")
     class RequestSerializer(serializers.Serializer):
         # The request as documented (the OpenAPI request body); never used to validate.
-        package_name = serializers.CharField(help_text="`^[A-Za-z][\\w.+-]+$`")
+        package_name = serializers.CharField(
+            max_length=PACKAGE_NAME_MAX_LENGTH,
+            validators=[RegexValidator(PACKAGE_NAME_PATTERN)],
+            help_text="A letter, then letters, digits, '_', '.', '+', '-' (no '..').",
+        )
         package_request = PackageRequestSerializer()
 
     OutputSerializer = PackageDetailApi.OutputSerializer
@@ -185,7 +212,7 @@ class PackageCreateApi(APIView):
         return Response(self.OutputSerializer(package).data, status=status.HTTP_201_CREATED)
 
 
-class PackageDryRunApi(APIView):
+class PackageDryRunApi(ApiView):
     required_role = VIEWER
 
     InputSerializer = PackageCreateApi.InputSerializer
@@ -232,10 +259,15 @@ class PackageDryRunApi(APIView):
         return Response(self.OutputSerializer(answer).data)
 
 
-class PackageDeleteApi(APIView):
+class PackageDeleteApi(ApiView):
     @extend_schema(
         operation_id="package_delete",
-        responses={204: OpenApiResponse(description="Deleted, with its artifacts.")},
+        responses={
+            204: OpenApiResponse(description="Deleted, with its artifacts."),
+            409: OpenApiResponse(
+                description="The package is still being built, or push jobs refer to it."
+            ),
+        },
     )
     def delete(self, request: Request, package_id: str) -> Response:
         package = selectors.package_get(package_id=package_id)
@@ -243,7 +275,7 @@ class PackageDeleteApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class PackageAbortApi(APIView):
+class PackageAbortApi(ApiView):
     OutputSerializer = PackageDetailApi.OutputSerializer
 
     @extend_schema(
@@ -252,6 +284,7 @@ class PackageAbortApi(APIView):
         responses={
             200: OutputSerializer,
             403: OpenApiResponse(description="Not the package's requester or an admin."),
+            409: OpenApiResponse(description="The package has already finished."),
         },
     )
     def patch(self, request: Request, package_id: str) -> Response:
@@ -263,7 +296,7 @@ class PackageAbortApi(APIView):
 # --- Contents -----------------------------------------------------------------------------------
 
 
-class PackageLibraryListApi(APIView):
+class PackageLibraryListApi(ApiView):
     class OutputSerializer(serializers.ModelSerializer):
         metadata = serializers.DictField(help_text="LIMS metadata at packaging time.")
 
@@ -286,7 +319,7 @@ class PackageLibraryListApi(APIView):
         )
 
 
-class PackageFileListApi(APIView):
+class PackageFileListApi(ApiView):
     class OutputSerializer(serializers.ModelSerializer):
         source_uri = serializers.CharField()
         file_name = serializers.CharField()
@@ -313,25 +346,23 @@ class PackageFileListApi(APIView):
             ]
 
     pagination_class = EnvelopePagination
+    query_parameters = [list_parameter("dataType", "Data types.", enum=DataType.values)]
 
-    @extend_schema(
-        operation_id="package_files_list",
-        parameters=[
-            _list_param("dataType", "Data types (fastq, secondaryAnalysis)."),
-        ],
-        responses={200: OutputSerializer(many=True)},
-    )
+    @extend_schema(operation_id="package_files_list", responses={200: OutputSerializer(many=True)})
     def get(self, request: Request, package_id: str) -> Response:
         package = selectors.package_get(package_id=package_id)
         files = selectors.package_files_list(
-            package=package, data_types=query_list(request.query_params, "dataType")
+            package=package,
+            data_types=query_choices(
+                request.query_params, "dataType", DataType.values, case_sensitive=True
+            ),
         )
         return self.pagination_class.response(
             queryset=files, serializer_class=self.OutputSerializer, request=request, view=self
         )
 
 
-class PackageFastqListApi(APIView):
+class PackageFastqListApi(ApiView):
     class OutputSerializer(PackageFileListApi.OutputSerializer):
         pass
 
@@ -348,7 +379,7 @@ class PackageFastqListApi(APIView):
         )
 
 
-class PackageAnalysisListApi(APIView):
+class PackageAnalysisListApi(ApiView):
     class OutputSerializer(serializers.ModelSerializer):
         class Meta:
             model = PackageAnalysis

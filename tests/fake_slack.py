@@ -37,7 +37,7 @@ class SlackFault:
     times: int
     status: int = 200
     error: str = ""
-    retry_after: int | None = None
+    retry_after: int | str | None = None
     hits: int = 0
 
 
@@ -109,7 +109,7 @@ class FakeSlack:
         times: int = 1,
         status: int = 200,
         error: str = "",
-        retry_after: int | None = None,
+        retry_after: int | str | None = None,
     ) -> SlackFault:
         """The next `times` calls of `method` answer HTTP `status` (429 adds `Retry-After`) or,
         with `error`, HTTP 200 `{"ok": false, "error": error}`."""

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from automation_app.approvals import services as approvals
 from automation_app.models import AutoShare, DecisionChannel
+from datasharing.api import ApiView, StrictSerializer
 from datasharing.auth import request_user
+from datasharing.schema import json_pattern
 
 _ERROR_RESPONSES = {
     400: OpenApiResponse(description="Malformed body (comment not a string or too long)."),
@@ -27,6 +29,8 @@ _ERROR_RESPONSES = {
     404: OpenApiResponse(description="No automatic share with this id."),
     409: OpenApiResponse(description="The share does not await approval (already decided)."),
 }
+# Free text, but no NUL (DRF refuses it; the database could not store it).
+_COMMENT_PATTERN = json_pattern("^[^\\u0000]*$")
 
 
 class CanApproveAutoShares(BasePermission):
@@ -36,13 +40,17 @@ class CanApproveAutoShares(BasePermission):
         return approvals.user_may_approve(request.user)
 
 
-class AutoShareApproveApi(APIView):
+class AutoShareApproveApi(ApiView):
     permission_classes = [CanApproveAutoShares]
 
     @extend_schema_serializer(component_name="DecisionInput")
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         comment = serializers.CharField(
-            max_length=1000, required=False, allow_blank=True, default=""
+            max_length=1000,
+            required=False,
+            allow_blank=True,
+            default="",
+            validators=[RegexValidator(_COMMENT_PATTERN)],
         )
 
     @extend_schema_serializer(component_name="AutoShareDecision")
@@ -98,7 +106,7 @@ class AutoShareApproveApi(APIView):
         return Response(self.OutputSerializer(share).data)
 
 
-class AutoShareRejectApi(APIView):
+class AutoShareRejectApi(ApiView):
     permission_classes = [CanApproveAutoShares]
 
     InputSerializer = AutoShareApproveApi.InputSerializer

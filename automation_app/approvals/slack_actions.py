@@ -27,12 +27,12 @@ from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from automation_app.approvals import services as approvals
 from automation_app.notifications import tasks as notification_tasks
 from automation_app.notifications.content import PUSH_ACTION_ID, REJECT_ACTION_ID
 from automation_app.notifications.slack import slack_request_is_authentic
+from datasharing.api import ApiView
 from datasharing.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def _decision(payload: Any) -> tuple[str, str, str, str]:
     return action_id, share_id, user["id"], channel_id if isinstance(channel_id, str) else ""
 
 
-class SlackActionsApi(APIView):
+class SlackActionsApi(ApiView):
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
     # The body is read raw (the signature covers its exact bytes) and parsed here.
@@ -98,10 +98,10 @@ class SlackActionsApi(APIView):
             ),
             OpenApiParameter(
                 "X-Slack-Request-Timestamp",
-                str,
+                {"type": "string", "pattern": "^[0-9]{1,12}$"},
                 OpenApiParameter.HEADER,
                 required=True,
-                description="Unix time Slack signed the request at.",
+                description="Unix time Slack signed the request at (ASCII digits).",
             ),
         ],
         request={"application/x-www-form-urlencoded": InputSerializer},

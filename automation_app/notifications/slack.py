@@ -22,6 +22,8 @@ from typing import Any
 import httpx
 from django.conf import settings
 
+from datasharing.query import parse_int
+
 # Slack's replay window for signed requests (its own SDKs use the same five minutes).
 SIGNATURE_MAX_AGE_SECONDS = 300
 
@@ -69,11 +71,12 @@ def _call(method: str, body: dict[str, Any]) -> dict[str, Any]:
             f"Slack unreachable ({method}): {type(exc).__name__}", retryable=True
         ) from None
     if response.status_code == 429:
-        header = response.headers.get("Retry-After", "")
+        # Seconds in ASCII digits (`isdigit()` also accepts `²`, which `float()` refuses).
+        retry_after = parse_int(response.headers.get("Retry-After", "").strip())
         raise SlackError(
             f"Slack rate limited {method}",
             retryable=True,
-            retry_after=float(header) if header.isdigit() else None,
+            retry_after=float(retry_after) if retry_after is not None else None,
         )
     if response.status_code >= 500:
         raise SlackError(f"Slack answered {response.status_code} to {method}", retryable=True)
@@ -132,9 +135,11 @@ def slack_request_is_authentic(*, timestamp: str, signature: str, body: bytes) -
     Missing headers, a timestamp that is not an integer or more than five minutes away from now,
     and an unset secret all make the request inauthentic."""
     secret = settings.SLACK_SIGNING_SECRET
-    if not secret or not timestamp or not signature or not timestamp.isdigit():
+    # ASCII digits only: `isdigit()` accepts `²`, which `int()` then refuses.
+    signed_at = parse_int(timestamp, maximum=10**12)
+    if not secret or signed_at is None or not signature:
         return False
-    if abs(time.time() - int(timestamp)) > SIGNATURE_MAX_AGE_SECONDS:
+    if abs(time.time() - signed_at) > SIGNATURE_MAX_AGE_SECONDS:
         return False
     expected = slack_signature(secret=secret, timestamp=timestamp, body=body)
     return hmac.compare_digest(expected.encode(), signature.encode())

@@ -4,12 +4,15 @@ deleting a prefix."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
 from django.conf import settings
 
 from datasharing.s3.clients import client
+from datasharing.s3.errors import error_code
 from datasharing.s3.etags import normalize_etag
 from datasharing.s3.objects import ObjectInfo
 
@@ -80,13 +83,21 @@ def prefix_is_empty(bucket: str, prefix: str, *, s3_client: S3Client | None = No
 
 
 def delete_prefix(bucket: str, prefix: str) -> int:
-    """Delete every object under `prefix`; returns how many were deleted."""
+    """Delete every object under `prefix`; returns how many were deleted (0 when the bucket
+    does not exist: there is nothing under the prefix to delete)."""
     if not prefix:
         raise ValueError("Refusing to delete a whole bucket.")
     s3 = client()
     deleted = 0
     batch: list[dict[str, str]] = []
-    for obj in list_objects(bucket, prefix):
+    objects = list_objects(bucket, prefix)
+    try:
+        first = next(objects, None)  # the first page: a missing bucket shows here
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchBucket":
+            return 0
+        raise
+    for obj in itertools.chain([first] if first is not None else [], objects):
         batch.append({"Key": obj.key})
         if len(batch) == 1000:
             s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})  # type: ignore[typeddict-item]

@@ -9,12 +9,13 @@ from django.http import StreamingHttpResponse
 from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from datasharing.api import ApiView
+from datasharing.query import query_bool, query_choice
+from datasharing.schema import bool_parameter
 from packages_app.report.artifacts import REPORT_FORMATS, package_report_open, package_report_url
 from packages_app.selectors import package_get, package_require_shareable
 
@@ -43,7 +44,7 @@ class _FirstRendererNegotiation(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-class PackageSummaryReportApi(APIView):
+class PackageSummaryReportApi(ApiView):
     """`GET /api/v1/package/{id}:getSummaryReport`."""
 
     @extend_schema(
@@ -63,14 +64,14 @@ class PackageSummaryReportApi(APIView):
         return Response(package_report_url(package=package))
 
 
-class PackageReportApi(APIView):
+class PackageReportApi(ApiView):
     """`GET /api/v1/package/{id}/report[?format=html|pdf]`: the report, streamed."""
 
     content_negotiation_class = _FirstRendererNegotiation
-
-    class InputSerializer(serializers.Serializer):
-        format = serializers.ChoiceField(choices=list(REPORT_FORMATS), default="html")
-        download = serializers.BooleanField(default=False)
+    query_parameters = [
+        OpenApiParameter("format", str, enum=list(REPORT_FORMATS), default="html"),
+        bool_parameter("download", "`true`: ask the browser to save the file (default false)."),
+    ]
 
     @extend_schema(
         operation_id="package_report_retrieve",
@@ -80,10 +81,6 @@ class PackageReportApi(APIView):
             "Streams `SummaryReport.<packageName>.html` (default) or `.pdf` from the artifact "
             "bucket, for users without S3 access. `download=true` asks the browser to save it."
         ),
-        parameters=[
-            OpenApiParameter("format", str, enum=list(REPORT_FORMATS), default="html"),
-            OpenApiParameter("download", bool, default=False),
-        ],
         responses={
             (200, "text/html"): OpenApiResponse(OpenApiTypes.STR, description="HTML report."),
             (200, "application/pdf"): OpenApiResponse(
@@ -93,21 +90,22 @@ class PackageReportApi(APIView):
         },
     )
     def get(self, request: Request, package_id: str) -> StreamingHttpResponse:
-        serializer = self.InputSerializer(data=request.query_params)
-        serializer.is_valid(raise_exception=True)
+        report_format = query_choice(
+            request.query_params, "format", list(REPORT_FORMATS), default="html"
+        )
+        download = bool(query_bool(request.query_params, "download"))
         package = package_get(package_id=package_id)
         package_require_shareable(package=package)
         report = package_report_open(
-            package=package, report_format=serializer.validated_data["format"]
+            package=package, report_format="pdf" if report_format == "pdf" else "html"
         )
         response = StreamingHttpResponse(report.chunks(), content_type=report.content_type)
         response["Content-Length"] = str(report.size)
         response["Content-Disposition"] = (
-            content_disposition_header(serializer.validated_data["download"], report.file_name)
-            or "inline"
+            content_disposition_header(download, report.file_name) or "inline"
         )
         response["Cache-Control"] = "private, no-store"
         response["X-Content-Type-Options"] = "nosniff"
-        if serializer.validated_data["format"] == "html":
+        if report_format == "html":
             response["Content-Security-Policy"] = REPORT_CONTENT_SECURITY_POLICY
         return response

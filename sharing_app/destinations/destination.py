@@ -21,6 +21,7 @@ from typing import Any
 
 from datasharing import s3
 from datasharing.errors import DomainError
+from datasharing.query import INVISIBLE_CLASS, text_invisible_characters
 
 S3 = "s3"
 ICAV2 = "icav2"
@@ -34,6 +35,23 @@ _UUID_RE = re.compile(
 _ICAV2_PROJECT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 # Characters ICAv2 does not accept in file and folder names (and that no shell treats kindly).
 _ICAV2_FORBIDDEN = set('\\:*?"<>|%')
+
+
+def _segment(excluded: str) -> str:
+    """One path segment: not "." or "..", no "/", no control or format characters."""
+    return f"(?!\\.{{1,2}}(?:/|$))[^/{excluded}{INVISIBLE_CLASS}]+"
+
+
+_S3_SEGMENT = _segment("\\\\")
+_ICAV2_SEGMENT = _segment(re.escape("".join(sorted(_ICAV2_FORBIDDEN))))
+# Every destination `parse_destination` accepts once stripped, as one pattern (the API documents
+# it; the parser's messages say what is wrong).
+DESTINATION_RE = re.compile(
+    "^(?:"
+    f"s3://(?![^/]*\\.\\.)[a-z0-9][a-z0-9.-]{{1,61}}[a-z0-9](?:/(?:{_S3_SEGMENT}/)*(?:{_S3_SEGMENT})?)?"
+    f"|icav2://[A-Za-z0-9][A-Za-z0-9_.-]{{0,254}}/(?:{_ICAV2_SEGMENT}/)*{_ICAV2_SEGMENT}/?"
+    ")$"
+)
 
 
 @dataclass(frozen=True)
@@ -71,10 +89,6 @@ class Destination:
         return self.folder_path + relative_path
 
 
-def _has_control_characters(value: str) -> bool:
-    return any(ord(ch) < 32 or ord(ch) == 127 for ch in value)
-
-
 def _check_segments(path: str, original: str) -> None:
     segments = path.split("/")
     if any(segment in {".", ".."} for segment in segments):
@@ -95,8 +109,13 @@ def parse_destination(value: Any) -> Destination:
     value = value.strip()
     if len(value) > MAX_DESTINATION_LENGTH:
         raise DomainError(f"Destination is longer than {MAX_DESTINATION_LENGTH} characters.")
-    if _has_control_characters(value):
-        raise DomainError(f"Destination {original!r} contains control characters.")
+    invisible = text_invisible_characters(value)
+    if invisible:
+        # Bidi overrides (U+202E) and zero-width characters make a destination read as another.
+        raise DomainError(
+            f"Destination {original!r} contains control or format characters: "
+            f"{', '.join(invisible)}."
+        )
     if value.startswith("s3://"):
         return _parse_s3(value, original)
     if value.startswith("icav2://"):

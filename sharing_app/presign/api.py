@@ -5,22 +5,30 @@ predecessor's). A presign as recorded is `PresignDetailApi.OutputSerializer` (co
 `PresignRecord`).
 """
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from django.conf import settings
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from datasharing import s3
+from datasharing.api import ApiView, StrictSerializer
 from datasharing.auth import CURATOR, request_user
 from datasharing.pagination import EnvelopePagination
-from datasharing.query import query_datetime, query_list
+from datasharing.query import public_id_re, query_datetime, query_int, query_list
+from datasharing.schema import date_parameter, list_parameter
 from packages_app.selectors import package_get
 from sharing_app.presign.models import Presign
 from sharing_app.presign.services import package_presign, presign_get, presign_list
 
 
-class PresignDetailApi(APIView):
+class PresignDetailApi(ApiView):
     @extend_schema_serializer(component_name="PresignRecord")
     class OutputSerializer(serializers.ModelSerializer[Presign]):
         """A presign as recorded (no URLs: they are credentials)."""
@@ -60,19 +68,35 @@ class PresignDetailApi(APIView):
 
 _EXPIRY_HELP = (
     "Lifetime of the file URLs in seconds (default PRESIGN_FILE_URL_EXPIRY_SECONDS, 7 days; at "
-    "most PRESIGN_FILE_URL_MAX_EXPIRY_SECONDS, never above SigV4's 7 days)."
+    "least PRESIGN_FILE_URL_MIN_EXPIRY_SECONDS, 15 minutes; at most "
+    "PRESIGN_FILE_URL_MAX_EXPIRY_SECONDS, never above SigV4's 7 days)."
+)
+_PRESIGN_CONFLICT = OpenApiResponse(
+    description="The package has not SUCCEEDED, has expired, or has archived files not restored."
 )
 
 
-class PackagePresignApi(APIView):
+# The bounds the presign service enforces (`_file_url_expiry`, from the settings it reads when
+# asked), as the document states them.
+_EXPIRY_SCHEMA = {
+    "type": "integer",
+    "minimum": settings.PRESIGN_FILE_URL_MIN_EXPIRY_SECONDS,
+    "maximum": min(settings.PRESIGN_FILE_URL_MAX_EXPIRY_SECONDS, s3.SIGV4_MAX_EXPIRES_IN),
+}
+
+
+@extend_schema_field(_EXPIRY_SCHEMA)
+class _ExpiryField(serializers.IntegerField):
+    """Seconds; the range is the service's to check (400 saying the bounds)."""
+
+
+class PackagePresignApi(ApiView):
     """`GET|POST /api/v1/package/{id}:presign`: curators and admins only (also for GET)."""
 
     required_role = CURATOR
 
-    class InputSerializer(serializers.Serializer):
-        file_url_expiry_seconds = serializers.IntegerField(
-            required=False, min_value=1, help_text=_EXPIRY_HELP
-        )
+    class InputSerializer(StrictSerializer):
+        file_url_expiry_seconds = _ExpiryField(required=False, help_text=_EXPIRY_HELP)
 
     @extend_schema_serializer(component_name="PackagePresignOutput")
     class OutputSerializer(PresignDetailApi.OutputSerializer):
@@ -102,7 +126,7 @@ class PackagePresignApi(APIView):
     @extend_schema(
         operation_id="package_presign",
         request=InputSerializer,
-        responses={201: OutputSerializer},
+        responses={201: OutputSerializer, 409: _PRESIGN_CONFLICT},
     )
     def post(self, request: Request, package_id: str) -> Response:
         serializer = self.InputSerializer(data=request.data)
@@ -119,30 +143,24 @@ class PackagePresignApi(APIView):
         return Response(output.data, status=status.HTTP_201_CREATED)
 
 
-class PackagePresignGetApi(APIView):
+class PackagePresignGetApi(ApiView):
     required_role = CURATOR
 
-    # The query parameter, under the POST body's name.
-    InputSerializer = PackagePresignApi.InputSerializer
     OutputSerializer = PackagePresignApi.OutputSerializer
+    query_parameters = [
+        OpenApiParameter("fileUrlExpirySeconds", _EXPIRY_SCHEMA, description=_EXPIRY_HELP)
+    ]
 
     @extend_schema(
         operation_id="package_presign_get",
-        parameters=[OpenApiParameter("fileUrlExpirySeconds", int, description=_EXPIRY_HELP)],
-        responses={200: OutputSerializer},
+        responses={200: OutputSerializer, 409: _PRESIGN_CONFLICT},
         description="Predecessor-compatible GET form of POST: creates a presign (curators only).",
     )
     def get(self, request: Request, package_id: str) -> Response:
-        raw = {}
-        if "fileUrlExpirySeconds" in request.query_params:
-            raw["file_url_expiry_seconds"] = request.query_params["fileUrlExpirySeconds"]
-        serializer = self.InputSerializer(data=raw)
-        serializer.is_valid(raise_exception=True)
+        expiry = query_int(request.query_params, "fileUrlExpirySeconds", minimum=0)
         package = package_get(package_id=package_id)
         result = package_presign(
-            package=package,
-            user=request_user(request),
-            file_url_expiry_seconds=serializer.validated_data.get("file_url_expiry_seconds"),
+            package=package, user=request_user(request), file_url_expiry_seconds=expiry
         )
         output = self.OutputSerializer(
             result.presign, context={"script_url": result.script_url, "warnings": result.warnings}
@@ -150,37 +168,30 @@ class PackagePresignGetApi(APIView):
         return Response(output.data)
 
 
+PACKAGE_ID_RE = public_id_re("pkg")
 _LIST_PARAMETERS = [
-    OpenApiParameter(
-        "createdBy", str, many=True, description="Usernames; repeat or separate with commas."
-    ),
-    OpenApiParameter("createdAfter", str, description="ISO 8601 date or date-time (inclusive)."),
-    OpenApiParameter("createdBefore", str, description="ISO 8601 date or date-time (exclusive)."),
+    list_parameter("createdBy", "Usernames.", max_length=150),
+    date_parameter("createdAfter", "Created at or after."),
+    date_parameter("createdBefore", "Created before."),
 ]
 
 
-class PresignListApi(APIView):
+class PresignListApi(ApiView):
     OutputSerializer = PresignDetailApi.OutputSerializer
     pagination_class = EnvelopePagination
+    query_parameters = [
+        list_parameter(
+            "packageId", "Package ids (`pkg.<ULID>` or the bare ULID).", pattern=PACKAGE_ID_RE
+        ),
+        *_LIST_PARAMETERS,
+    ]
 
-    @extend_schema(
-        operation_id="presign_list",
-        parameters=[
-            OpenApiParameter(
-                "packageId",
-                str,
-                many=True,
-                description="Package ids; repeat or separate with commas.",
-            ),
-            *_LIST_PARAMETERS,
-        ],
-        responses={200: OutputSerializer(many=True)},
-    )
+    @extend_schema(operation_id="presign_list", responses={200: OutputSerializer(many=True)})
     def get(self, request: Request) -> Response:
         params = request.query_params
         presigns = presign_list(
-            package_ids=query_list(params, "packageId"),
-            created_by=query_list(params, "createdBy"),
+            package_ids=query_list(params, "packageId", pattern=PACKAGE_ID_RE),
+            created_by=query_list(params, "createdBy", max_length=150),
             created_after=query_datetime(params, "createdAfter"),
             created_before=query_datetime(params, "createdBefore"),
         )
@@ -189,24 +200,23 @@ class PresignListApi(APIView):
         )
 
 
-class PackagePresignListApi(APIView):
+class PackagePresignListApi(ApiView):
     """Presigns of one package (404 for an unknown package; records of deleted packages are
     listed by `GET /api/v1/presign?packageId=`)."""
 
     OutputSerializer = PresignDetailApi.OutputSerializer
     pagination_class = EnvelopePagination
+    query_parameters = _LIST_PARAMETERS
 
     @extend_schema(
-        operation_id="package_presigns_list",
-        parameters=_LIST_PARAMETERS,
-        responses={200: OutputSerializer(many=True)},
+        operation_id="package_presigns_list", responses={200: OutputSerializer(many=True)}
     )
     def get(self, request: Request, package_id: str) -> Response:
         package = package_get(package_id=package_id)
         params = request.query_params
         presigns = presign_list(
             package_ids=[package.id],
-            created_by=query_list(params, "createdBy"),
+            created_by=query_list(params, "createdBy", max_length=150),
             created_after=query_datetime(params, "createdAfter"),
             created_before=query_datetime(params, "createdBefore"),
         )

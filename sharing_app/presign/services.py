@@ -158,19 +158,23 @@ def package_presign(
 
 
 def _file_url_expiry(requested: int | None) -> int:
-    """The file URL lifetime: the one asked for, else the setting (within the limit)."""
+    """The file URL lifetime: the one asked for, else the setting (within the limits). Below
+    PRESIGN_FILE_URL_MIN_EXPIRY_SECONDS a script would expire before anyone could run it."""
     limit = presign_file_url_expiry_limit()
-    expiry = (
-        requested
-        if requested is not None
-        else min(int(settings.PRESIGN_FILE_URL_EXPIRY_SECONDS), limit)
-    )
-    if not 1 <= expiry <= limit:
-        raise DomainError(
-            f"fileUrlExpirySeconds must be between 1 and {limit} seconds.",
-            details={"file_url_expiry_seconds": expiry, "maximum": limit},
+    if requested is None:
+        return min(int(settings.PRESIGN_FILE_URL_EXPIRY_SECONDS), limit)
+    minimum = min(int(settings.PRESIGN_FILE_URL_MIN_EXPIRY_SECONDS), limit)
+    if not minimum <= requested <= limit:
+        reason = (
+            " (download URLs shorter than that expire before the script is run)"
+            if requested < minimum
+            else ""
         )
-    return expiry
+        raise DomainError(
+            f"fileUrlExpirySeconds must be between {minimum} and {limit} seconds{reason}.",
+            details={"file_url_expiry_seconds": requested, "minimum": minimum, "maximum": limit},
+        )
+    return requested
 
 
 def _presign_files(package: Package) -> list[Any]:

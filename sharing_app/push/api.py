@@ -7,38 +7,30 @@ One view per operation. A push job as every push endpoint returns it is
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from drf_spectacular.utils import (
-    OpenApiParameter,
-    OpenApiResponse,
-    extend_schema,
-    extend_schema_serializer,
-)
+from data_sharing_formats.identifiers import IDENTIFIER_RE
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from datasharing.api import ApiView, StrictSerializer
 from datasharing.auth import request_user
 from datasharing.pagination import EnvelopePagination
-from datasharing.query import query_choices, query_datetime, query_list
+from datasharing.query import query_choices, query_datetime, query_list, query_text
+from datasharing.schema import DocumentedPattern, date_parameter, list_parameter, text_parameter
 from packages_app.selectors import package_get
-from sharing_app.destinations.destination import parse_destination
+from sharing_app.destinations.destination import (
+    DESTINATION_RE,
+    MAX_DESTINATION_LENGTH,
+    parse_destination,
+)
 from sharing_app.push import selectors, services
 from sharing_app.push.models import PushFile, PushFileStatus, PushJob, PushStatus
 
-
-def _list_param(name: str, description: str) -> OpenApiParameter:
-    return OpenApiParameter(
-        name, str, many=True, description=description + " Repeat the key or comma-separate values."
-    )
-
-
-def _date_param(name: str, description: str) -> OpenApiParameter:
-    return OpenApiParameter(
-        name, str, description=description + " ISO 8601 date or date-time (UTC)."
-    )
+SUBJECT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,254}$")
 
 
 def _statuses(params: Any, allowed: list[str]) -> list[str]:
@@ -48,7 +40,7 @@ def _statuses(params: Any, allowed: list[str]) -> list[str]:
 # --- Push jobs ----------------------------------------------------------------------------------
 
 
-class PushDetailApi(APIView):
+class PushDetailApi(ApiView):
     @extend_schema_serializer(component_name="PushJob")
     class OutputSerializer(serializers.ModelSerializer):
         """A push job as every push endpoint returns it."""
@@ -96,11 +88,13 @@ class PushDetailApi(APIView):
 
 
 # Start a push of a SUCCEEDED, unexpired package (curators).
-class PackagePushApi(APIView):
-    class InputSerializer(serializers.Serializer):
+class PackagePushApi(ApiView):
+    class InputSerializer(StrictSerializer):
         share_destination = serializers.CharField(
-            max_length=2048,
-            help_text="s3://bucket/prefix/ or icav2://<project id or name>/<folder>/",
+            max_length=MAX_DESTINATION_LENGTH,
+            validators=[DocumentedPattern(DESTINATION_RE, parse_destination)],
+            help_text="s3://bucket/prefix/ or icav2://<project id or name>/<folder>/ (no "
+            "control or format characters, no '.', '..' or empty segments).",
         )
 
     OutputSerializer = PushDetailApi.OutputSerializer
@@ -108,7 +102,14 @@ class PackagePushApi(APIView):
     @extend_schema(
         operation_id="package_push",
         request=InputSerializer,
-        responses={202: OutputSerializer},
+        responses={
+            202: OutputSerializer,
+            403: OpenApiResponse(description="The destination is not allowed for you."),
+            409: OpenApiResponse(
+                description="The package has not SUCCEEDED, has expired, has archived files "
+                "not restored, or is already being pushed to this destination."
+            ),
+        },
         description="Creates a push job (202). 400: malformed destination; 403: destination not "
         "allowed; 404: unknown package; 409: package not SUCCEEDED, expired, with archived files "
         "not restored, or already being pushed to this destination.",
@@ -125,27 +126,25 @@ class PackagePushApi(APIView):
         return Response(self.OutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
-class PushListApi(APIView):
+class PushListApi(ApiView):
     OutputSerializer = PushDetailApi.OutputSerializer
     pagination_class = EnvelopePagination
+    query_parameters = [
+        # Not a pattern: a value that is no package id matches nothing (predecessor behaviour).
+        list_parameter("packageId", "Package ids."),
+        list_parameter("status", "Statuses.", choices=PushStatus.values),
+        text_parameter("destination", "Destination prefix."),
+        date_parameter("requestedAfter", "Requested at or after."),
+        date_parameter("requestedBefore", "Requested before."),
+    ]
 
-    @extend_schema(
-        operation_id="push_list",
-        parameters=[
-            _list_param("packageId", "Package ids."),
-            _list_param("status", f"Statuses ({', '.join(PushStatus.values)})."),
-            OpenApiParameter("destination", str, description="Destination prefix."),
-            _date_param("requestedAfter", "Requested at or after."),
-            _date_param("requestedBefore", "Requested before."),
-        ],
-        responses={200: OutputSerializer(many=True)},
-    )
+    @extend_schema(operation_id="push_list", responses={200: OutputSerializer(many=True)})
     def get(self, request: Request) -> Response:
         params = request.query_params
         jobs = selectors.push_job_list(
             package_ids=query_list(params, "packageId"),
             statuses=_statuses(params, PushStatus.values),
-            destination=params.get("destination", ""),
+            destination=query_text(params, "destination"),
             requested_after=query_datetime(params, "requestedAfter"),
             requested_before=query_datetime(params, "requestedBefore"),
         )
@@ -154,7 +153,7 @@ class PushListApi(APIView):
         )
 
 
-class PushAbortApi(APIView):
+class PushAbortApi(ApiView):
     OutputSerializer = PushDetailApi.OutputSerializer
 
     @extend_schema(
@@ -163,6 +162,7 @@ class PushAbortApi(APIView):
         responses={
             200: OutputSerializer,
             403: OpenApiResponse(description="Not the push's requester or an admin."),
+            409: OpenApiResponse(description="The push has already finished."),
         },
         description="Abort a PENDING or RUNNING push (409 otherwise). Files being copied finish.",
     )
@@ -175,7 +175,7 @@ class PushAbortApi(APIView):
 # --- The ledger ---------------------------------------------------------------------------------
 
 
-class PushFileListApi(APIView):
+class PushFileListApi(ApiView):
     @extend_schema_serializer(component_name="PushFile")
     class OutputSerializer(serializers.ModelSerializer):
         """One ledger row: a file of one push, where it came from, where it went, how it was checked."""
@@ -209,12 +209,9 @@ class PushFileListApi(APIView):
             ]
 
     pagination_class = EnvelopePagination
+    query_parameters = [list_parameter("status", "File statuses.", choices=PushFileStatus.values)]
 
-    @extend_schema(
-        operation_id="push_files_list",
-        parameters=[_list_param("status", f"File statuses ({', '.join(PushFileStatus.values)}).")],
-        responses={200: OutputSerializer(many=True)},
-    )
+    @extend_schema(operation_id="push_files_list", responses={200: OutputSerializer(many=True)})
     def get(self, request: Request, push_job_id: str) -> Response:
         job = selectors.push_job_get(push_job_id=push_job_id)
         files = selectors.push_file_list(
@@ -225,7 +222,7 @@ class PushFileListApi(APIView):
         )
 
 
-class PushFileSearchApi(APIView):
+class PushFileSearchApi(ApiView):
     """The ledger across every push: which files went where, about whom."""
 
     @extend_schema_serializer(component_name="PushFileSearch")
@@ -243,34 +240,30 @@ class PushFileSearchApi(APIView):
             ]
 
     pagination_class = EnvelopePagination
+    query_parameters = [
+        list_parameter("libraryId", "Library ids.", pattern=IDENTIFIER_RE),
+        list_parameter("subjectId", "Internal or external subject ids.", pattern=SUBJECT_ID_RE),
+        list_parameter("projectId", "Project ids.", pattern=IDENTIFIER_RE),
+        # Not a pattern: a value that is no package id matches nothing (predecessor behaviour).
+        list_parameter("packageId", "Package ids."),
+        list_parameter("status", "File statuses.", choices=PushFileStatus.values),
+        text_parameter(
+            "destination", "Prefix of the destination URI (or of the push's destination)."
+        ),
+        date_parameter("completedAfter", "Settled at or after."),
+        date_parameter("completedBefore", "Settled before."),
+    ]
 
-    @extend_schema(
-        operation_id="push_files_search",
-        parameters=[
-            _list_param("libraryId", "Library ids."),
-            _list_param("subjectId", "Internal or external subject ids."),
-            _list_param("projectId", "Project ids."),
-            _list_param("packageId", "Package ids."),
-            _list_param("status", f"File statuses ({', '.join(PushFileStatus.values)})."),
-            OpenApiParameter(
-                "destination",
-                str,
-                description="Prefix of the destination URI (or of the push's destination).",
-            ),
-            _date_param("completedAfter", "Settled at or after."),
-            _date_param("completedBefore", "Settled before."),
-        ],
-        responses={200: OutputSerializer(many=True)},
-    )
+    @extend_schema(operation_id="push_files_search", responses={200: OutputSerializer(many=True)})
     def get(self, request: Request) -> Response:
         params = request.query_params
         files = selectors.push_file_search(
-            library_ids=query_list(params, "libraryId"),
-            subject_ids=query_list(params, "subjectId"),
-            project_ids=query_list(params, "projectId"),
+            library_ids=query_list(params, "libraryId", pattern=IDENTIFIER_RE),
+            subject_ids=query_list(params, "subjectId", pattern=SUBJECT_ID_RE),
+            project_ids=query_list(params, "projectId", pattern=IDENTIFIER_RE),
             package_ids=query_list(params, "packageId"),
             statuses=_statuses(params, PushFileStatus.values),
-            destination=params.get("destination", ""),
+            destination=query_text(params, "destination"),
             completed_after=query_datetime(params, "completedAfter"),
             completed_before=query_datetime(params, "completedBefore"),
         )

@@ -346,6 +346,17 @@ def test_delete_is_refused_while_running(curator_client: APIClient, curator: Any
     assert Package.objects.count() == 3
 
 
+def test_delete_works_when_the_artifact_bucket_does_not_exist(
+    curator_client: APIClient, curator: Any, settings: Any, demo_storage: None
+) -> None:
+    """Found by the API fuzz campaign: NoSuchBucket from the artifact cleanup was a 500."""
+    settings.ARTIFACT_BUCKET = "datasharing-artifacts-never-made"
+    package = pkg(requested_by=curator)
+    response = curator_client.delete(f"/api/v1/package/{package.id}")
+    assert response.status_code == 204
+    assert not Package.objects.filter(id=package.id).exists()
+
+
 def test_delete_removes_the_package_and_its_artifacts(
     curator_client: APIClient, curator: Any, other_curator: Any, admin_user: Any, demo_storage: None
 ) -> None:

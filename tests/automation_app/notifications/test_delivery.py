@@ -110,6 +110,20 @@ def test_rate_limited_slack_is_retried_after_retry_after_and_sent_once(
     assert len(fake_slack.messages) == 1
 
 
+@pytest.mark.parametrize("retry_after", ["²", "٣", "1.5", "soon"])
+def test_a_retry_after_that_is_not_ascii_seconds_is_ignored_not_a_crash(
+    fake_slack, retry_after: str
+) -> None:
+    from automation_app.notifications import slack
+
+    # `isdigit()` accepted `²`, then `float()` raised ValueError in the task.
+    fake_slack.fail("chat.postMessage", status=429, retry_after=retry_after)
+    with pytest.raises(slack.SlackError) as refused:
+        slack.slack_message_post(channel=CHANNEL, text="hello", blocks=[])
+    assert refused.value.retryable
+    assert refused.value.retry_after is None
+
+
 def test_slack_outage_is_retried_by_the_task_then_recorded_failed_without_touching_the_share(
     fake_slack, share_factory, settings, django_capture_on_commit_callbacks
 ) -> None:

@@ -246,7 +246,7 @@ def test_expiry_above_the_configured_maximum_is_400(
         presign_url(package), {"fileUrlExpirySeconds": 3601}, format="json"
     )
     assert refused.status_code == 400
-    assert "between 1 and 3600" in refused.json()["message"]
+    assert "between 900 and 3600" in refused.json()["message"]
     # The default is capped to the configured maximum.
     default = curator_client.post(presign_url(package))
     assert default.status_code == 201

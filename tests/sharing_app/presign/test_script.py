@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
@@ -173,8 +174,10 @@ def test_refused_url_fails_loudly_and_writes_no_error_page(
 
 
 def test_expired_urls_fail_loudly_before_writing_anything(
-    curator_client: APIClient, package: Package, tmp_path: Path
+    curator_client: APIClient, package: Package, tmp_path: Path, settings: Any
 ) -> None:
+    # A lifetime far below the API's minimum, so that the URLs expire within the test.
+    settings.PRESIGN_FILE_URL_MIN_EXPIRY_SECONDS = 1
     response = curator_client.post(
         f"/api/v1/package/{package.id}:presign", {"fileUrlExpirySeconds": 1}, format="json"
     )
