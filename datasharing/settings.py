@@ -233,6 +233,8 @@ SPECTACULAR_SETTINGS = {
 # --- Celery -------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 _FILESYSTEM_BROKER = CELERY_BROKER_URL.startswith("filesystem://")
+# None: the transport the URL names.
+CELERY_BROKER_TRANSPORT: str | None = None
 if _FILESYSTEM_BROKER:
     _broker_dir = VAR_DIR / "broker"
     for _folder in ("queue", "processed", "control"):
