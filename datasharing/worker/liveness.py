@@ -95,15 +95,15 @@ def worker_liveness(*, heartbeat: Heartbeat, now: dt.datetime, thresholds: Thres
     if silent > thresholds.heartbeat_max_age_seconds:
         return Liveness(
             WorkerState.UNRESPONSIVE,
-            f"no heartbeat for {silent:.0f} s (the process is dead, stopped or stuck)",
+            f"no heartbeat for {silent:.0f} s: the process is dead, stopped or stuck",
         )
     last_proof = max(heartbeat.canary_ran_at or heartbeat.started_at, heartbeat.last_progress_at)
     idle = _seconds(now, last_proof)
     if idle > thresholds.unresponsive_seconds:
         return Liveness(
             WorkerState.UNRESPONSIVE,
-            f"no task ran or progressed for {idle:.0f} s while none was running"
-            " (its pool does not execute tasks)",
+            f"no task ran or progressed for {idle:.0f} s while none was running:"
+            " its pool does not execute tasks",
         )
     running = f"{heartbeat.active_tasks} of {heartbeat.concurrency} task slots busy"
     if heartbeat.canary_ran_at is None:
