@@ -12,6 +12,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # Every package (app or area) with a `tasks` module; a test checks that none is missing.
 TASK_PACKAGES = [
     "datasharing",
+    "datasharing.worker",
     "packages_app",
     "packages_app.report",
     "sharing_app.push",
@@ -19,6 +20,9 @@ TASK_PACKAGES = [
     "automation_app.notifications",
 ]
 app.autodiscover_tasks(TASK_PACKAGES)
+
+# Connects the worker's heartbeat, canary and watchdog to the worker's start and stop.
+import datasharing.worker.heartbeat  # noqa: E402, F401
 
 
 @setup_logging.connect

@@ -37,3 +37,28 @@ class ApiToken(models.Model):
     def is_active(self) -> bool:
         now = timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class WorkerHeartbeat(models.Model):
+    """The last heartbeat of one Celery worker (by node name), written by the worker's main
+    process (datasharing/worker/heartbeat.py) so that any process can tell whether the worker
+    still executes tasks (datasharing/worker/liveness.py)."""
+
+    hostname = models.CharField(max_length=255, unique=True, help_text="Celery node name.")
+    pid = models.PositiveIntegerField()
+    pool = models.CharField(max_length=50)
+    concurrency = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    stamped_at = models.DateTimeField()
+    canary_ran_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the pool last started a canary task."
+    )
+    active_tasks = models.PositiveIntegerField()
+    processed_tasks = models.PositiveBigIntegerField()
+    last_progress_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["hostname"]
+
+    def __str__(self) -> str:
+        return f"{self.hostname} (pid {self.pid})"

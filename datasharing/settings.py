@@ -13,6 +13,12 @@ import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from datasharing.worker.liveness import (
+    DEFAULT_CANARY_SECONDS,
+    DEFAULT_HEARTBEAT_MAX_AGE_SECONDS,
+    DEFAULT_UNRESPONSIVE_SECONDS,
+)
+
 # Lets `admin.ModelAdmin[Model]` and friends be subscripted at runtime (typed admin classes).
 django_stubs_ext.monkeypatch()
 
@@ -231,17 +237,26 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery -------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
-if CELERY_BROKER_URL.startswith("filesystem://"):
+_FILESYSTEM_BROKER = CELERY_BROKER_URL.startswith("filesystem://")
+# None: the transport the URL names.
+CELERY_BROKER_TRANSPORT: str | None = None
+if _FILESYSTEM_BROKER:
     _broker_dir = VAR_DIR / "broker"
     for _folder in ("queue", "processed", "control"):
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
+    # kombu's filesystem transport with atomic writes and claims (datasharing/broker.py).
+    CELERY_BROKER_TRANSPORT = "datasharing.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
+        # Consumers claim messages by renaming them here: the same file system as the queue.
         "processed_folder": str(_broker_dir / "processed"),
         # Broadcast (pidbox) exchanges: under the state directory, not ./control.
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+        # The worker sleeps this long whenever the queue is empty *or* its pool is full, so it
+        # bounds throughput at about concurrency / interval tasks a second (1 s: ~2/s).
+        "polling_interval": env.float("CELERY_BROKER_POLLING_INTERVAL", default=0.05),
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -256,16 +271,48 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 # Job state lives on our models; a task is acknowledged only once it has run, so a killed worker
-# leaves it on the queue for another worker (tasks are idempotent by design).
+# leaves it on the queue for another worker (tasks are idempotent by design). The filesystem
+# broker deletes a message when it is delivered: there the jobs reaper recovers lost work.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# The worker's pool when its command line names none. With the filesystem broker Celery runs
+# prefork as billiard's classic pool, which deadlocks when a pool process is killed (issue 16);
+# the threads pool has no pool processes to lose and pushes are I/O-bound. Celery's threads pool
+# does not enforce task time limits: the jobs reaper fails jobs that stop progressing. On Redis,
+# prefork survives killed pool processes and keeps time limits.
+CELERY_WORKER_POOL = env.str(
+    "CELERY_WORKER_POOL", default="threads" if _FILESYSTEM_BROKER else "prefork"
+)
+# Empty: 4 threads, or one process per CPU for prefork.
+CELERY_WORKER_CONCURRENCY = env.int(
+    "CELERY_WORKER_CONCURRENCY", default=4 if CELERY_WORKER_POOL == "threads" else None
+)
+# Each worker also consumes its own queue: its canary reaches it and no other worker.
+CELERY_WORKER_DIRECT = True
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=3000)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=3600)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- Worker liveness (datasharing/worker/) --------------------------------------------------
+# Every WORKER_CANARY_SECONDS each worker's main process sends a canary task to its own pool and
+# records a heartbeat. A worker is unresponsive when it has sent no heartbeat for
+# WORKER_HEARTBEAT_MAX_AGE_SECONDS, or when no canary ran and no task progressed for
+# WORKER_UNRESPONSIVE_SECONDS. `/healthz` and `/healthz/ready` need one worker that is not.
+WORKER_CANARY_SECONDS = env.float("WORKER_CANARY_SECONDS", default=DEFAULT_CANARY_SECONDS)
+WORKER_UNRESPONSIVE_SECONDS = env.float(
+    "WORKER_UNRESPONSIVE_SECONDS", default=DEFAULT_UNRESPONSIVE_SECONDS
+)
+WORKER_HEARTBEAT_MAX_AGE_SECONDS = env.float(
+    "WORKER_HEARTBEAT_MAX_AGE_SECONDS", default=DEFAULT_HEARTBEAT_MAX_AGE_SECONDS
+)
+# An unresponsive worker kills its pool and exits (to be restarted: docker-compose.yml).
+WORKER_WATCHDOG = env.bool("WORKER_WATCHDOG", default=False)
+# Also write the heartbeat to this file (`make run`'s supervisor reads it); empty: no file.
+WORKER_HEARTBEAT_FILE = env.str("WORKER_HEARTBEAT_FILE", default="")
 
 # --- AWS / S3 -----------------------------------------------------------------------------
 AWS_REGION = env.str("AWS_REGION", default=env.str("AWS_DEFAULT_REGION", default="ap-southeast-2"))

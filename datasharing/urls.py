@@ -4,13 +4,15 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from datasharing import errors
 from datasharing.converters import JobIdConverter, RowIdConverter
-from datasharing.health import HealthView
+from datasharing.health import HealthLiveView, HealthReadyView, HealthView
 
 register_converter(JobIdConverter, "jobid")
 register_converter(RowIdConverter, "rowid")
 
 urlpatterns = [
     path("healthz", HealthView.as_view(), name="healthz"),
+    path("healthz/live", HealthLiveView.as_view(), name="healthz-live"),
+    path("healthz/ready", HealthReadyView.as_view(), name="healthz-ready"),
     path("admin/", admin.site.urls),
     path("schema/openapi.json", SpectacularJSONAPIView.as_view(), name="schema"),
     path("schema/swagger-ui", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -18,15 +18,34 @@ def test_compose_services_and_commands_exist() -> None:
     commands = get_commands()
     for name, service in services.items():
         command = service.get("command") or []
-        if "manage.py" in command:
-            subcommand = command[command.index("manage.py") + 1]
-            assert subcommand in commands, f"{name}: unknown command {subcommand}"
+        health_command = (service.get("healthcheck") or {}).get("test") or []
+        for argv in (command, health_command):
+            if "manage.py" in argv:
+                subcommand = argv[argv.index("manage.py") + 1]
+                assert subcommand in commands, f"{name}: unknown command {subcommand}"
         if command[:1] == ["celery"]:
             assert command[1:3] == ["-A", "datasharing"], name
     for volume in services["s3"]["volumes"]:
         source = volume.split(":")[0]
         if source.startswith("./"):
             assert (ROOT / source).exists(), source
+
+
+def test_compose_restarts_a_dead_or_frozen_worker() -> None:
+    """Docker restarts a container whose process exits, not one that is unhealthy: the worker's
+    watchdog turns "unresponsive" into an exit, and its health check reads the heartbeat."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    worker = compose["services"]["worker"]
+    assert worker["restart"] in ("unless-stopped", "always")
+    assert _environment_values(worker)["WORKER_WATCHDOG"] == "true"
+    # The rest of the environment is the app's (merged from the anchor, not replaced).
+    assert _environment_values(worker)["CELERY_BROKER_URL"].startswith("redis://")
+    assert worker["healthcheck"]["test"] == ["CMD", "python", "manage.py", "worker_health"]
+    # Production keeps prefork on Redis (time limits enforced, pool processes replaced).
+    command = worker["command"]
+    assert command[command.index("--pool") + 1] == "prefork"
+    # The web container's health is the web process's own.
+    assert compose["services"]["web"]["healthcheck"]["test"][-1].endswith("/healthz/live")
 
 
 def test_dockerfile_copies_existing_files_and_runs_gunicorn() -> None:

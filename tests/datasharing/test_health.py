@@ -1,7 +1,7 @@
 """`/healthz` when the database or the broker is down: 503, naming what is down, the rest ok.
 
 Both are made unreachable for real: a database connection and a broker URL to a port nothing
-listens on.
+listens on. A worker is alive in these tests (its heartbeat row).
 """
 
 from __future__ import annotations
@@ -19,6 +19,11 @@ from datasharing import health, s3
 from datasharing.seaweed import free_port
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def worker_alive(live_worker: Any) -> None:
+    """The worker check passes in these tests (see tests/datasharing/test_worker_health.py)."""
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@
 It must come up on embedded defaults only (SQLite, filesystem broker, its own SeaweedFS), serve the
 demo catalog with the token it prints, build a package with its embedded worker, stop every
 process it started on Ctrl-C, and start again on the same state without seeding anything twice.
+It restarts a worker that was killed or stopped executing tasks, and the stack keeps working.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ STARTUP_TIMEOUT = 300
 
 def embedded_env(var_dir: Path) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(LEAKY_PREFIXES)}
+    env = {key: value for key, value in env.items() if not key.startswith("WORKER_")}
     env["VAR_DIR"] = str(var_dir)
     env["PORT"] = str(free_port())
     env["S3_PORT"] = str(s3_port())
@@ -150,8 +152,8 @@ class LocalStack:
         )
 
 
-def start_stack(var_dir: Path) -> LocalStack:
-    env = embedded_env(var_dir)
+def start_stack(var_dir: Path, extra_env: dict[str, str] | None = None) -> LocalStack:
+    env = embedded_env(var_dir) | (extra_env or {})
     process = subprocess.Popen(
         [sys.executable, "-m", "datasharing.local_stack"],
         cwd=ROOT,
@@ -196,9 +198,9 @@ def stop_with_ctrl_c(stack: LocalStack) -> dict[int, Started]:
 
 
 @contextlib.contextmanager
-def running(var_dir: Path) -> Iterator[LocalStack]:
+def running(var_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[LocalStack]:
     """The stack up (banner printed); whatever happens, nothing it started outlives the test."""
-    stack = start_stack(var_dir)
+    stack = start_stack(var_dir, extra_env)
     try:
         wait_for_banner(stack)
         yield stack
@@ -328,9 +330,12 @@ def test_make_run_serves_builds_packages_stops_everything_and_restarts_idempoten
             assert (var_dir / name).stat().st_mode & 0o077 == 0, name
         assert token.encode() not in (var_dir / "db.sqlite3").read_bytes()
 
+        # The banner comes once the service is healthy, its worker included.
         health = httpx.get(f"{stack.base_url}/healthz", timeout=30)
         assert health.status_code == 200, health.text
-        assert health.json()["checks"] == {"database": "ok", "broker": "ok", "s3": "ok"}
+        checks = health.json()["checks"]
+        assert checks.pop("worker").startswith("ok: local-worker@"), health.text
+        assert checks == {"database": "ok", "broker": "ok", "s3": "ok"}
         assert admin_login_works(stack, password)
         assert not admin_login_works(stack, password + "-wrong")
 
@@ -378,3 +383,77 @@ def test_make_run_serves_builds_packages_stops_everything_and_restarts_idempoten
             package = client.get(f"/api/v1/package/{package_id}")
             assert package.status_code == 200 and package.json()["status"] == "SUCCEEDED"
             assert client.get("/api/v1/package/").json()["pagination"]["count"] == 1
+
+
+# --- Supervision ---------------------------------------------------------------------------------
+
+# Short enough for the test to see a stopped worker judged unresponsive (make run passes them to
+# its worker, which judges itself with the same values).
+FAST_LIVENESS = {
+    "WORKER_CANARY_SECONDS": "1",
+    "WORKER_UNRESPONSIVE_SECONDS": "6",
+    "WORKER_HEARTBEAT_MAX_AGE_SECONDS": "6",
+}
+
+
+def worker_pid(stack: LocalStack) -> int:
+    """The pid of the stack's one running Celery worker."""
+    workers = [
+        pid
+        for pid, process in descendants(stack.process.pid).items()
+        if "datasharing worker" in process.command and is_running(pid, process)
+    ]
+    assert len(workers) == 1, workers
+    return workers[0]
+
+
+def ready_worker_pid(stack: LocalStack, *, other_than: int | None = None) -> int:
+    """Once `/healthz/ready` says a worker (not `other_than`) executes tasks: its pid."""
+
+    def ready() -> int | None:
+        response = httpx.get(f"{stack.base_url}/healthz/ready", timeout=30)
+        if response.status_code != 200:
+            return None
+        pids = [w["pid"] for w in response.json()["workers"] if w["state"] == "ok"]
+        return pids[0] if pids and pids[0] != other_than else None
+
+    pid: int = wait_for(
+        ready,
+        timeout=STARTUP_TIMEOUT,
+        interval=0.5,
+        message=f"no worker became ready again:\n{stack.diagnostics()}",
+    )
+    return pid
+
+
+def test_make_run_restarts_a_killed_worker_and_a_frozen_one_and_still_builds_packages(
+    tmp_path: Path,
+) -> None:
+    var_dir = tmp_path / "state"
+    with running(var_dir, FAST_LIVENESS) as stack:
+        token = stack.banner_value("API token:")
+        first = ready_worker_pid(stack)
+        assert first == worker_pid(stack)
+
+        os.kill(first, signal.SIGKILL)
+        second = ready_worker_pid(stack, other_than=first)
+        assert second == worker_pid(stack)
+        assert "worker exited with -9" in stack.text()
+        assert "stopping" not in stack.text()
+
+        # Frozen: alive, answering nothing. Its heartbeat stops; make run replaces it.
+        os.kill(second, signal.SIGSTOP)
+        third = ready_worker_pid(stack, other_than=second)
+        assert third == worker_pid(stack)
+        assert "worker is unresponsive (no heartbeat for" in stack.text()
+        assert _stat(second) is None  # stopped for good (killed and reaped)
+
+        with stack.api(token) as client:
+            package_reaches_succeeded(stack, client, manifest_library_ids(var_dir))
+
+        started = stop_with_ctrl_c(stack)
+        assert stack.process.returncode == 0, stack.diagnostics()
+        deadline = time.monotonic() + 30
+        while any(is_running(pid, p) for pid, p in started.items()):
+            assert time.monotonic() < deadline, [p.command for p in started.values()]
+            time.sleep(0.2)

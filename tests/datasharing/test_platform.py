@@ -24,13 +24,17 @@ def test_role_groups_exist_after_migrate() -> None:
 
 
 @pytest.mark.django_db
-def test_health_reports_ok_when_everything_is_up(settings) -> None:  # type: ignore[no-untyped-def]
+def test_health_reports_ok_when_everything_is_up(settings, live_worker) -> None:  # type: ignore[no-untyped-def]
     from datasharing import s3
 
     s3.ensure_bucket(settings.ARTIFACT_BUCKET)
     response = APIClient().get("/healthz")
     assert response.status_code == 200
-    assert response.json()["checks"] == {"database": "ok", "broker": "ok", "s3": "ok"}
+    checks = response.json()["checks"]
+    assert checks.pop("worker").startswith(
+        f"ok: {live_worker.hostname} (pid {live_worker.pid}) ok:"
+    )
+    assert checks == {"database": "ok", "broker": "ok", "s3": "ok"}
 
 
 @pytest.mark.django_db
