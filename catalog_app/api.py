@@ -64,7 +64,7 @@ def _sync_uri_check(uri: str) -> None:
 # --- Read-only lists ----------------------------------------------------------------------------
 
 # A lane number, 1 to 64 (as FASTQ lists number them).
-LANE_RE = re.compile(r"[1-9]|[1-5][0-9]|6[0-4]")
+LANE_RE = re.compile(r"^(?:[1-9]|[1-5][0-9]|6[0-4])$")
 
 
 class LibraryListApi(ApiView):

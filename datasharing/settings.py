@@ -256,7 +256,7 @@ if _FILESYSTEM_BROKER:
         "store_processed": False,
         # The worker sleeps this long whenever the queue is empty *or* its pool is full, so it
         # bounds throughput at about concurrency / interval tasks a second (1 s: ~2/s).
-        "polling_interval": env.float("CELERY_BROKER_POLLING_INTERVAL", default=0.05),
+        "polling_interval": env.float("CELERY_BROKER_POLLING_INTERVAL", default=0.02),
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {

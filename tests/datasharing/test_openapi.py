@@ -37,7 +37,7 @@ def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]
         (path, method, operation)
         for path, item in document["paths"].items()
         for method, operation in item.items()
-        if method in METHODS and path != "/healthz"
+        if method in METHODS and not path.startswith("/healthz")  # no input, tested alone
     ]
 
 
