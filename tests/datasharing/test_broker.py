@@ -144,7 +144,7 @@ def test_celery_uses_it_for_filesystem_urls_with_fast_polling_and_the_threads_po
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {
         "transport": TRANSPORT,
-        "polling_interval": 0.05,
+        "polling_interval": 0.02,
         "pool": "threads",
         "concurrency": 4,
         "worker_direct": True,
